@@ -1,0 +1,88 @@
+"""FovEx: foveation-based explanations (Panda et al., arXiv 2408.02123).
+
+Puts the four stages together: blur the image once, choose a scanpath of
+fixations by gradient descent with a memory state, and turn the scanpath into a
+map. Defaults are the published ViT-B/16 settings.
+
+Scanpath convention: ``out.scanpath[b, i] = (row, col)`` of fixation ``i`` of image
+``b`` in normalised coordinates, ``-1`` = top/left, ``+1`` = bottom/right (pixel
+centres of the edge pixels); ``fovex_lib.to_pixels`` converts to pixel indices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._checks import check_count, check_fraction, check_positive
+from .attribution import attribution_map
+from .explainer import Explainer, Explanation
+from .fixations import Scanpath, optimise_scanpath
+from .foveation import gaussian_blur
+
+__all__ = ["FovEx", "FovExOutput"]
+
+
+@dataclass
+class FovExOutput(Explanation):
+    """FovEx result: ``saliency`` (B,1,H,W), ``targets`` (B,), ``scanpath`` (B,L,2) and
+    ``search``, the full :class:`~fovex_lib.fixations.Scanpath` (every evaluated position)."""
+
+    scanpath: torch.Tensor
+    search: Scanpath
+
+
+class FovEx(Explainer):
+    """Foveation-based explainer.
+
+    Args:
+        model: maps (B, 3, H, W) in [0, 1] to (B, C) logits (CNN or transformer).
+        scanpath_length: number of fixations L (paper: 10).
+        steps: gradient steps per fixation (paper: 20).
+        lr: sign-gradient step length in normalised units (paper: 0.1).
+        sigma: foveation width, ``exp(-d^2 / sigma)`` (paper: 0.15).
+        blur_kernel_size, blur_sigma: peripheral blur (paper: 41, 10).
+        forgetting: memory forgetting factor in [0, 1] (paper: 0.1).
+        heatmap_sigma: width of the Gaussians of the final map (paper: 0.15).
+        restarts: random restarts (True, paper) or jitter (False) when a step does not improve.
+        weights: alpha_i for the map, shape (L,); default all ones.
+        seed: seeds the explainer's own generator; no global RNG is touched.
+        progress: show a progress bar over fixations.
+
+    Example::
+
+        ex = FovEx(load_model("efficientnet_lite0"), seed=0)
+        out = ex(load_image("coffee"))      # target=None explains the predicted class
+        out.saliency, out.scanpath
+    """
+
+    name = "FovEx"
+
+    def __init__(self, model: torch.nn.Module, scanpath_length: int = 10, steps: int = 20,
+                 lr: float = 0.1, sigma: float = 0.15, blur_kernel_size: int = 41,
+                 blur_sigma: float = 10.0, forgetting: float = 0.1, heatmap_sigma: float = 0.15,
+                 restarts: bool = True, weights=None, seed: int = 0, progress: bool = False):
+        super().__init__(model)
+        self.scanpath_length = check_count(scanpath_length, "scanpath_length")
+        self.steps = check_count(steps, "steps")
+        self.lr = check_positive(lr, "lr")
+        self.sigma = check_positive(sigma, "sigma")
+        self.blur_kernel_size = blur_kernel_size
+        self.blur_sigma = check_positive(blur_sigma, "blur_sigma")
+        self.forgetting = check_fraction(forgetting, "forgetting")
+        self.heatmap_sigma = check_positive(heatmap_sigma, "heatmap_sigma")
+        self.restarts = bool(restarts)
+        self.weights = weights
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}.")
+        self.seed = seed
+        self.progress = progress
+
+    def explain(self, images: torch.Tensor, targets: torch.Tensor) -> FovExOutput:
+        blurred = gaussian_blur(images, self.blur_kernel_size, self.blur_sigma)
+        search = optimise_scanpath(
+            self.model, images, blurred, targets, scanpath_length=self.scanpath_length,
+            steps=self.steps, lr=self.lr, sigma=self.sigma, forgetting=self.forgetting,
+            restarts=self.restarts, seed=self.seed, progress=self.progress)
+        saliency = attribution_map(search.fixations, images.shape[-2:], self.heatmap_sigma, self.weights)
+        return FovExOutput(saliency=saliency, targets=targets, scanpath=search.fixations, search=search)

@@ -1,0 +1,45 @@
+"""Stage 2: the memory state.
+
+FovEx remembers where it has already looked. After fixation ``t`` the memory is::
+
+    G_t = forgetting * G_{t-1} + blob(f_t)          (G_0 = 0)
+
+and while the next fixation ``f`` is being chosen the model sees::
+
+    W     = clip(G + blob(f), 0, 1)
+    x_phi = W * x + (1 - W) * blur(x)  =  x + (blur(x) - x) * clip(1 - (G + blob(f)), 0, 1)
+
+so regions seen earlier stay sharp (fading with ``forgetting``; 0 forgets at once,
+1 never forgets) and the model is pushed towards *new* evidence.
+"""
+from __future__ import annotations
+
+import torch
+
+from ._checks import check_fraction
+from .foveation import gaussian_blob
+
+__all__ = ["update_memory", "sharpness_mask", "foveate_with_memory"]
+
+
+def update_memory(memory: torch.Tensor | None, blob: torch.Tensor, forgetting: float) -> torch.Tensor:
+    """One memory update ``G_t = forgetting * G_{t-1} + blob``; ``memory=None`` means G = 0."""
+    forgetting = check_fraction(forgetting, "forgetting")
+    if memory is None:
+        return blob.clone()
+    if memory.shape != blob.shape:
+        raise ValueError(f"memory has shape {tuple(memory.shape)} but the blob has {tuple(blob.shape)}.")
+    return forgetting * memory + blob
+
+
+def sharpness_mask(memory: torch.Tensor | None, blob: torch.Tensor) -> torch.Tensor:
+    """``W = clip(G + blob, 0, 1)``: 1 where the image is shown sharp, 0 where blurred."""
+    total = blob if memory is None else memory + blob
+    return total.clamp(0.0, 1.0)
+
+
+def foveate_with_memory(images: torch.Tensor, blurred: torch.Tensor, memory: torch.Tensor | None,
+                        fixations: torch.Tensor, sigma: float) -> torch.Tensor:
+    """What the model sees for a candidate fixation, given the memory of earlier ones."""
+    weight = sharpness_mask(memory, gaussian_blob(fixations, images.shape[-2:], sigma))
+    return images + (blurred - images) * (1 - weight)

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny deterministic models whose behaviour is known analytically."""
+import pytest
+import torch
+from torch import nn
+
+torch.set_num_threads(2)
+
+
+class RegionSharpnessModel(nn.Module):
+    """Class 0's logit grows with the high-frequency energy inside one box.
+
+    Energy = mean squared difference between neighbouring pixels inside
+    ``box = (top, left, bottom, right)`` (pixel indices, bottom/right exclusive).
+    Blurring removes that energy, so the cross-entropy for class 0 is lowest
+    exactly when the box is shown sharp: the best fixation lies in the box.
+    """
+
+    def __init__(self, box, gain=200.0):
+        super().__init__()
+        self.box = box
+        self.gain = gain
+
+    def forward(self, x):
+        top, left, bottom, right = self.box
+        region = x[:, :, top:bottom, left:right]
+        energy = (region[..., 1:, :] - region[..., :-1, :]).pow(2).mean((1, 2, 3)) + \
+                 (region[..., :, 1:] - region[..., :, :-1]).pow(2).mean((1, 2, 3))
+        score = self.gain * energy
+        return torch.stack([score, torch.zeros_like(score), -score], dim=1)
+
+
+def tiny_cnn(seed=0, dtype=torch.float64, classes=5):
+    """A small random conv net (eval mode) for batch/seed tests."""
+    gen = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 5, stride=2, padding=2), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * 16, classes))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return net.to(dtype).eval()
+
+
+@pytest.fixture
+def noise_images():
+    gen = torch.Generator().manual_seed(123)
+    return torch.rand(3, 3, 64, 64, generator=gen, dtype=torch.float64)
