@@ -6,6 +6,8 @@
 * :mod:`fovex_lib.attribution` - scanpath -> attribution map (stage 4)
 * :mod:`fovex_lib.fovex` - the :class:`FovEx` explainer
 * :mod:`fovex_lib.models`, :mod:`fovex_lib.images` - models and pictures that work offline
+* :mod:`fovex_lib.synthetic`, :mod:`fovex_lib.small_models` - synthetic evidence data set and
+  the small CNN / ViT trained on it (``python -m fovex_lib.train_synthetic`` retrains them)
 """
 from .attribution import attribution_map, normalise_maps
 from .explainer import Explainer, Explanation
@@ -15,6 +17,7 @@ from .fovex import FovEx, FovExOutput
 from .images import SAMPLE_IMAGES, load_image, sample_image_names
 from .memory import foveate_with_memory, update_memory
 from .models import ImageClassifier, imagenet_classes, list_models, load_model
+from . import small_models, synthetic  # noqa: F401,E402  (registers synthetic_cnn / synthetic_vit)
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,81 @@
+# FovEx workbook: set-up, build and test.
+#   make book     build the static site into _build/html (creates .venv first)
+#   make test     unit tests + nbval on the committed chapter notebooks
+#   make execute  re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
+#                 (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
+#   make clean    remove _build
+
+SHELL := /bin/bash
+
+# python3.11 if it runs, else python3 (override: make PYTHON=/path/to/python).
+PYTHON := $(shell python3.11 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3)
+VENV   := .venv
+VBIN   := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+CHAPTERS ?= $(sort $(wildcard book/chapters/*.md book/appendix/*.md))
+
+.PHONY: venv book test execute clean
+
+define STRIP_TIMINGS
+import sys, nbformat
+path = sys.argv[1]
+nb = nbformat.read(path, as_version=4)
+for cell in nb.cells:
+    cell.metadata.pop("execution", None)
+nbformat.write(nb, path)
+endef
+export STRIP_TIMINGS
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(VBIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VBIN)/python -m pip install --upgrade pip
+	$(VBIN)/python -m pip install -r requirements.txt
+	$(VBIN)/python -m pip install -e . --no-deps
+	touch $@
+
+# The notebooks are not executed here (_config.yml: execute_notebooks "off"):
+# the site shows the outputs stored in the committed .ipynb files.
+book: venv
+	$(VBIN)/jupyter-book build . --warningiserror --keep-going
+
+# Both steps always run; the target fails if either fails.
+# pytest exits 5 when it collects nothing: that is not a failure here
+# (e.g. no chapter notebooks yet).
+test: venv
+	@status=0; \
+	echo "== unit tests: pytest tests"; \
+	$(VBIN)/python -m pytest tests -q -p no:cacheprovider || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "(no unit tests collected)"; else status=$$rc; fi; }; \
+	echo "== notebooks: pytest --nbval book"; \
+	if ls book/*/*.ipynb >/dev/null 2>&1; then \
+	  $(VBIN)/python -m pytest --nbval --nbval-current-env \
+	    --nbval-sanitize-with tests/sanitize.cfg -q -p no:cacheprovider book || { rc=$$?; \
+	    if [ $$rc -eq 5 ]; then echo "(no notebook cells collected)"; else status=$$rc; fi; }; \
+	else \
+	  echo "(no notebooks in book: nbval step skipped)"; \
+	fi; \
+	exit $$status
+
+# Re-execute each MyST chapter into its paired notebook: jupytext writes the
+# notebook from the .md (fresh, no stale outputs), nbconvert executes it in place.
+# The kernel runs in the chapter's folder with the venv's python (JUPYTER_PATH
+# puts the venv's "python3" kernelspec ahead of any user-level one).
+# The per-cell execution timestamps nbclient records are dropped afterwards so
+# that re-running an unchanged chapter gives a small diff.
+execute: venv
+	@set -e; \
+	for md in $(CHAPTERS); do \
+	  nb=$${md%.md}.ipynb; \
+	  echo "== $$md -> $$nb"; \
+	  $(VBIN)/jupytext --to ipynb "$$md"; \
+	  PATH="$(CURDIR)/$(VBIN):$$PATH" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
+	    timeout 900 $(VBIN)/jupyter nbconvert --to notebook --execute --inplace \
+	      --ExecutePreprocessor.timeout=900 "$$nb"; \
+	  $(VBIN)/python -c "$$STRIP_TIMINGS" "$$nb"; \
+	done
+
+clean:
+	rm -rf _build
