@@ -1,0 +1,313 @@
+"""The gaze-alignment table: explanation maps scored against human fixations.
+
+**From the model's input back to the stimulus.** The model sees
+:func:`fovex_lib.images.load_image`'s view of a stimulus: the shorter side scaled to
+``size`` (224) and the centre ``size x size`` square cut out. For an 800x600 OSIE
+image that square covers the central 600x600 pixels; the 100-pixel bands left and
+right were never shown to the model. :func:`map_to_stimulus` inverts that geometry:
+the ``size x size`` map is placed at the crop's position in a zero canvas of the
+scaled image's size, and the canvas is resized (bilinear) to the stimulus size. So
+the map keeps its values on the crop window and is **0 outside it** ("no
+evidence there", which is true: the model did not see it). We score on the full
+stimulus with *all* fixations, so explanation rows share their ground truth with
+the centre-bias and inter-observer rows; fixations outside the window count as
+misses for every explanation method alike. The alternative (scoring only on the
+crop, with the fixations inside it) would change the ground truth per row;
+:func:`fraction_in_crop` reports how many fixations the window leaves out.
+
+**Loop, cache and shards** (the shared protocol of chapters 6 and 7):
+:func:`evaluate_methods` and :func:`evaluate_references` walk the records in batches;
+``cache`` is any object with ``get(key) -> dict | None`` and ``put(key, value)``
+(e.g. ``fovex_lib.cache.ResultCache``), ``shard="i/n"`` keeps items ``i, i+n, ...``.
+Each cache key holds everything that determines the value (method and settings,
+model, image, sizes, target, metric conventions, library version).
+
+Paper numbers (Panda et al., Table 2: MIT1003, NSS / AUC-Judd) are in ``PAPER_TABLE2``.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .reference_maps import centre_bias_map, inter_observer_maps
+from .saliency_metrics import auc_judd, nss
+
+__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "select_shard", "crop_geometry", "crop_box", "map_to_stimulus",
+           "scanpath_to_stimulus",
+           "fraction_in_crop", "evaluate_methods", "evaluate_references", "summarise", "format_table"]
+
+PAPER_TABLE2 = {  # method: (NSS, AUC-Judd) on MIT1003, FovEx paper Table 2
+    "FovEx": (0.7160, 0.7044), "RISE": (0.6287, 0.6400), "Mean. Pert.": (0.6197, 0.6698),
+    "GAE": (0.4120, 0.6875), "Grad-CAM": (0.2357, 0.5581), "Grad-CAM++": (0.0372, 0.5094),
+    "Cls. Emb.": (0.1231, 0.5317),
+}
+# The metric conventions (part of every cache key).
+METRIC_SETTINGS = {"resize": "bilinear", "outside_crop": 0.0, "nss_std": "unbiased",
+                   "auc": "judd, exact ties, no jitter", "fixation_map": "binary, rounded pixels"}
+
+
+def select_shard(items, shard):
+    """Items ``i, i+n, i+2n, ...`` for ``shard="i/n"`` (0-based i); all items for None.
+
+    Uses ``fovex_lib.cache.select_shard`` when that module exists, else this rule.
+    """
+    try:
+        from ..cache import select_shard as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(items, shard)
+    items = list(items)
+    if shard is None:
+        return items
+    try:
+        i, n = (int(p) for p in str(shard).split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like 'i/n' (e.g. '0/4'), got {shard!r}.") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard 'i/n' needs n >= 1 and 0 <= i < n, got {shard!r}.")
+    return items[i::n]
+
+
+def crop_geometry(stimulus_size: tuple[int, int], size: int = 224) -> tuple[int, int, int, int]:
+    """(scaled H, scaled W, top, left) of :func:`fovex_lib.images.resize_image`'s centre crop."""
+    height, width = stimulus_size
+    scale = size / min(height, width)
+    new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
+    return new_h, new_w, (new_h - size) // 2, (new_w - size) // 2
+
+
+def crop_box(stimulus_size: tuple[int, int], size: int = 224) -> tuple[float, float, float, float]:
+    """The crop window on the stimulus as pixel *edges* ``(top, left, bottom, right)``:
+    stimulus pixel ``(r, c)`` (spanning ``[r, r+1) x [c, c+1)``) is inside when its area is."""
+    height, width = stimulus_size
+    new_h, new_w, top, left = crop_geometry(stimulus_size, size)
+    sy, sx = height / new_h, width / new_w
+    return top * sy, left * sx, (top + size) * sy, (left + size) * sx
+
+
+def fraction_in_crop(record, size: int = 224) -> float:
+    """Fraction of the record's fixations inside the model's crop window."""
+    top, left, bottom, right = crop_box(record.size, size)
+    rows, cols = record.fixations[:, 0] + 0.5, record.fixations[:, 1] + 0.5  # centre -> edge coordinates
+    inside = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+    return float(inside.mean()) if len(inside) else float("nan")
+
+
+def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int]) -> torch.Tensor:
+    """(B, 1, s, s) maps on the model's centre crop -> (B, 1, H, W) on the stimulus, 0 outside the crop."""
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[1] != 1 or maps.shape[2] != maps.shape[3]:
+        raise ValueError("maps must be a (B, 1, s, s) tensor (square maps on the model's centre crop), got "
+                         + (str(tuple(maps.shape)) if isinstance(maps, torch.Tensor) else type(maps).__name__) + ".")
+    size = maps.shape[-1]
+    new_h, new_w, top, left = crop_geometry(stimulus_size, size)
+    canvas = maps.new_zeros(maps.shape[0], 1, new_h, new_w)
+    canvas[..., top:top + size, left:left + size] = maps
+    if (new_h, new_w) == tuple(stimulus_size):
+        return canvas
+    return F.interpolate(canvas, size=tuple(stimulus_size), mode="bilinear", align_corners=False)
+
+
+def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224) -> np.ndarray:
+    """FovEx fixations (L, 2) in normalised crop coordinates -> (L, 2) ``(row, col)`` stimulus pixels."""
+    from ..foveation import to_pixels
+
+    points = to_pixels(torch.as_tensor(scanpath, dtype=torch.float64).reshape(-1, 2), (size, size)).numpy()
+    new_h, new_w, top, left = crop_geometry(stimulus_size, size)
+    rows = (points[:, 0] + top + 0.5) * stimulus_size[0] / new_h - 0.5
+    cols = (points[:, 1] + left + 0.5) * stimulus_size[1] / new_w - 0.5
+    return np.stack([rows, cols], axis=1)
+
+
+def _version() -> str:
+    import fovex_lib
+
+    return getattr(fovex_lib, "__version__", "unknown")
+
+
+def _batches(items, batch_size):
+    for start in range(0, len(items), batch_size):
+        yield items[start:start + batch_size]
+
+
+def _score(maps_on_stimulus: torch.Tensor, masks: torch.Tensor) -> tuple[list[float], list[float]]:
+    return nss(maps_on_stimulus, masks).tolist(), auc_judd(maps_on_stimulus, masks).tolist()
+
+
+def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model_name: str,
+                     settings: dict | None = None, size: int = 224, target: int | None = None,
+                     batch_size: int = 4, dataset: str | None = None, cache=None, shard=None,
+                     keep=(), progress: bool = True):
+    """Score every explainer on every record (NSS and AUC-Judd on the stimulus).
+
+    Args:
+        model: the classifier the explainers wrap (its device is used).
+        records: :class:`~fovex_lib.gaze.records.GazeRecord` list (e.g. ``load_osie()``).
+        explainers: ``{method name: explainer}``; an explainer is called as
+            ``explainer(images, target=target)`` and returns an object with ``saliency``
+            (B, 1, size, size) (and optionally ``targets``, ``scanpath``).
+        model_name: for the cache key.
+        settings: ``{method name: dict of its settings}`` for the cache key.
+        size: model input size (224).
+        target: None explains the predicted class; an int explains that class everywhere.
+        batch_size: images per explainer call.
+        dataset: data-set name for the key (default ``records.name``).
+        cache, shard: the shared protocol (module docstring).
+        keep: image ids whose maps (and scanpaths) are returned for display.
+        progress: tqdm bar over batches.
+
+    Returns:
+        ``(rows, kept)``: rows are dicts ``image_id, method, target, nss, auc_judd, seconds``
+        (``seconds``: explainer time per image); ``kept[(image_id, method)]`` is a dict with
+        ``map`` ((size, size) float32 numpy array) and ``scanpath`` when present.
+    """
+    if not isinstance(explainers, dict) or not explainers:
+        raise ValueError("explainers must be a non-empty dict {method name: explainer}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+        raise TypeError(f"target must be None (predicted class) or an int class index, got {target!r}.")
+    from ..explainer import model_device
+
+    device = model_device(model)
+    settings = settings or {}
+    dataset = dataset or getattr(records, "name", "gaze")
+    keep = {str(k) for k in keep}
+    items = select_shard(list(records), shard)
+    rows, kept = [], {}
+
+    def key(record, method):
+        return {"task": "gaze", "dataset": dataset, "image_id": record.image_id, "image_size": list(record.size),
+                "method": method, "settings": settings.get(method, {}), "model": model_name, "input_size": size,
+                "target": "predicted" if target is None else target, "metrics": METRIC_SETTINGS,
+                "version": _version()}
+
+    batches = list(_batches(items, batch_size))
+    for batch in tqdm(batches, desc="gaze", disable=not progress):
+        images = None
+        for method, explainer in explainers.items():
+            values = {}
+            for record in batch:
+                hit = cache.get(key(record, method)) if cache is not None else None
+                if hit is not None and (record.image_id not in keep or "map" in hit):
+                    values[record.image_id] = hit
+            todo = [r for r in batch if r.image_id not in values]
+            if todo:
+                if images is None:
+                    images = torch.cat([r.load(size) for r in batch]).to(device)
+                index = torch.tensor([batch.index(r) for r in todo], device=device)
+                start = time.perf_counter()
+                out = explainer(images[index], target=target)
+                maps = out.saliency.detach()
+                seconds = (time.perf_counter() - start) / len(todo)
+                if tuple(maps.shape[-2:]) != (size, size):
+                    raise ValueError(f"{method} returned maps of size {tuple(maps.shape[-2:])}, expected {(size, size)}.")
+                targets = getattr(out, "targets", None)
+                scanpath = getattr(out, "scanpath", None)
+                groups: dict[tuple, list[int]] = {}
+                for j, record in enumerate(todo):
+                    groups.setdefault(tuple(record.size), []).append(j)
+                for stim_size, js in groups.items():
+                    on_stimulus = map_to_stimulus(maps[js].float(), stim_size)
+                    masks = torch.cat([todo[j].fixation_mask() for j in js]).to(device)
+                    nss_values, auc_values = _score(on_stimulus, masks)
+                    for j, n_value, a_value in zip(js, nss_values, auc_values):
+                        record = todo[j]
+                        value = {"nss": n_value, "auc_judd": a_value, "seconds": seconds,
+                                 "target": int(targets[j]) if targets is not None else -1}
+                        if record.image_id in keep:
+                            value["map"] = maps[j, 0].float().cpu().numpy()
+                            if scanpath is not None:
+                                value["scanpath"] = scanpath[j].detach().float().cpu().numpy()
+                        if cache is not None:
+                            cache.put(key(record, method), value)
+                        values[record.image_id] = value
+            for record in batch:
+                value = values[record.image_id]
+                rows.append({"image_id": record.image_id, "method": method, "target": value["target"],
+                             "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]),
+                             "seconds": float(value["seconds"])})
+                if record.image_id in keep:
+                    kept[(record.image_id, method)] = {k: np.asarray(value[k]) for k in ("map", "scanpath")
+                                                       if k in value}
+    return rows, kept
+
+
+def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_px: float = 24.0,
+                        size: int = 224, dataset: str | None = None, device="cpu", cache=None, shard=None,
+                        progress: bool = True) -> list[dict]:
+    """Rows for the reference maps: ``"centre bias"``, ``"crop window"`` and ``"inter-observer"``.
+
+    * centre bias: :func:`~fovex_lib.gaze.reference_maps.centre_bias_map` (``centre_sigma``).
+    * crop window: 1 on the model's crop window, 0 outside - what the crop alone is worth.
+    * inter-observer: leave-one-out maps (``observer_sigma_px``), scores averaged over
+      observers; skipped (absent) for data sets without per-observer fixations.
+    """
+    dataset = dataset or getattr(records, "name", "gaze")
+    rows = []
+    for record in tqdm(select_shard(list(records), shard), desc="references", disable=not progress):
+        masks = record.fixation_mask().to(device)
+        base = {"task": "gaze-reference", "dataset": dataset, "image_id": record.image_id,
+                "image_size": list(record.size), "metrics": METRIC_SETTINGS, "version": _version()}
+        candidates = {
+            "centre bias": ({"centre_sigma": centre_sigma},
+                            lambda: _score(centre_bias_map(record.size, centre_sigma, device=device), masks)),
+            "crop window": ({"input_size": size},
+                            lambda: _score(map_to_stimulus(torch.ones(1, 1, size, size, device=device),
+                                                           record.size), masks)),
+        }
+        if record.has_observers:
+            def observers():
+                maps, held_out = inter_observer_maps(record, observer_sigma_px, device=device)
+                n_values, a_values = _score(maps, held_out)
+                return [float(np.mean(n_values))], [float(np.mean(a_values))]
+            candidates["inter-observer"] = ({"observer_sigma_px": observer_sigma_px}, observers)
+        for method, (method_settings, compute) in candidates.items():
+            key = {**base, "method": method, "settings": method_settings}
+            value = cache.get(key) if cache is not None else None
+            if value is None:
+                n_values, a_values = compute()
+                value = {"nss": n_values[0], "auc_judd": a_values[0]}
+                if cache is not None:
+                    cache.put(key, value)
+            rows.append({"image_id": record.image_id, "method": method, "target": -1,
+                         "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]), "seconds": 0.0})
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """Per method: ``n`` images, mean and standard error of NSS and AUC-Judd, mean seconds per image."""
+    table: dict[str, dict] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        entry = {"n": len(mine)}
+        for metric in ("nss", "auc_judd", "seconds"):
+            values = np.array([r[metric] for r in mine], dtype=np.float64)
+            entry[metric] = float(values.mean())
+            entry[f"{metric}_sem"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+        table[method] = entry
+    return table
+
+
+def format_table(summary: dict[str, dict], paper: dict | None = None, names: dict | None = None,
+                 digits: int = 3) -> str:
+    """A fixed-width text table: method, n, NSS +- s.e., AUC-Judd +- s.e., and the paper's numbers.
+
+    ``paper``: ``{paper name: (NSS, AUC)}`` (default :data:`PAPER_TABLE2`); ``names`` maps our
+    method names to the paper's (e.g. ``{"gradcam": "Grad-CAM"}``).
+    """
+    paper = PAPER_TABLE2 if paper is None else paper
+    names = names or {}
+    header = f"{'method':<16}{'n':>5}  {'NSS':>15}  {'AUC-Judd':>15}  {'paper NSS':>9}  {'paper AUC':>9}"
+    lines = [header, "-" * len(header)]
+    for method, e in summary.items():
+        ref = paper.get(names.get(method, method))
+        p_nss, p_auc = (f"{ref[0]:.4f}", f"{ref[1]:.4f}") if ref else ("-", "-")
+        n_txt = f"{e['nss']:.{digits}f} ± {e['nss_sem']:.{digits}f}"
+        a_txt = f"{e['auc_judd']:.{digits}f} ± {e['auc_judd_sem']:.{digits}f}"
+        lines.append(f"{method:<16}{e['n']:>5}  {n_txt:>15}  {a_txt:>15}  {p_nss:>9}  {p_auc:>9}")
+    return "\n".join(lines)

@@ -1,0 +1,251 @@
+"""The Table-1 loop: explain images with a method, score every map with every metric.
+
+:func:`score_maps` applies all metrics to given maps; :func:`evaluate_method` also
+computes the maps, image by image in batches, optionally through a result cache and on
+a shard of the images (the shared protocol of chapters 6 and 7):
+
+* ``cache``: None (nothing stored) or an object with ``.get(key: dict) -> dict | None``
+  and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.cache.ResultCache(directory)``.
+  One entry per (method, settings, model, image, size, target, metric settings, library
+  version); the value holds the image's metric values and the seconds each stage took.
+* ``shard``: None or ``"i/n"``: only images ``i, i + n, i + 2n, ...`` (0-based) are processed.
+
+:func:`summarise` turns per-image values into one table row.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._common import check_batch_size, is_constant, shard_indices
+from .deletion_insertion import deletion, insertion
+from .drop_increase import MASK_MODES, drop_increase
+from .pointing_game import energy_pointing_game
+
+__all__ = ["METRIC_DEFAULTS", "VALUE_NAMES", "MethodScores", "score_maps", "evaluate_method", "summarise",
+           "metric_settings"]
+
+#: Default metric settings (see each metric's module for the source of each default).
+METRIC_DEFAULTS = {
+    "mask_mode": "black",          # drop / increase: Grad-CAM++ multiplies the image by the map
+    "step": None,                  # deletion / insertion pixels per step; None = one row (W)
+    "deletion_substrate": "black",  # RISE: deleted pixels set to zero
+    "insertion_substrate": "blur",  # RISE: insertion starts from a blurred image
+    "blur_kernel_size": 11,        # RISE blur window
+    "blur_sigma": 5.0,             # RISE blur sigma
+}
+
+#: Per-image values a scoring run produces, with the direction that is better.
+VALUE_NAMES = {"drop": "lower", "increase": "higher", "deletion": "lower", "insertion": "higher", "ebpg": "higher"}
+_STAGES = ("explain", "drop_increase", "deletion", "insertion", "ebpg")
+
+
+def metric_settings(**overrides) -> dict:
+    """:data:`METRIC_DEFAULTS` updated with ``overrides`` (unknown names are an error)."""
+    unknown = set(overrides) - set(METRIC_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown metric settings {sorted(unknown)}; known: {sorted(METRIC_DEFAULTS)}.")
+    settings = {**METRIC_DEFAULTS, **overrides}
+    if settings["mask_mode"] not in MASK_MODES:
+        raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {settings['mask_mode']!r}.")
+    return settings
+
+
+@dataclass
+class MethodScores:
+    """Per-image results of one method on one image set.
+
+    Attributes:
+        method: the method's name.
+        ids: image ids (in the processed order).
+        values: name -> (N,) float array; ``drop`` (%), ``increase`` (0/1) in the chosen
+            ``mask_mode``, ``drop_<mode>`` / ``increase_<mode>`` for every mode of
+            :data:`~fovex_lib.metrics.drop_increase.MASK_MODES`, ``deletion``, ``insertion``
+            (AUCs), ``ebpg`` (%; NaN for all-zero maps or without regions), ``constant_map`` (0/1).
+        seconds: stage -> (N,) seconds per image (``explain``, ``drop_increase``, ``deletion``,
+            ``insertion``, ``ebpg``), as measured when the value was computed (also for
+            cached values).
+        curves: optional name -> (N, K + 1) deletion / insertion curves (not cached).
+    """
+
+    method: str
+    ids: list[str]
+    values: dict[str, np.ndarray]
+    seconds: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets, regions=None,
+               settings: dict | None = None, batch_size: int = 64, progress: bool = False,
+               keep_curves: bool = False) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
+    """All metrics on one batch of maps.
+
+    Args:
+        model, images, maps, targets: as for the metric functions (targets: B ints).
+        regions: bool masks (B, 1, H, W) or lists of boxes for EBPG; None skips EBPG (NaN).
+        settings: metric settings (:func:`metric_settings`); None = defaults.
+        batch_size: forward-pass batch for the deletion / insertion queue.
+
+    Returns:
+        (per-image values, seconds per image for each metric, curves if ``keep_curves``).
+    """
+    settings = metric_settings(**(settings or {}))
+    n = images.shape[0]
+    values, seconds, curves = {}, {}, {}
+
+    for mode in MASK_MODES:  # both masking modes (one forward pass each), so they can be compared
+        start = time.perf_counter()
+        di = drop_increase(model, images, maps, targets, mode=mode, batch_size=batch_size)
+        if mode == settings["mask_mode"]:
+            seconds["drop_increase"] = (time.perf_counter() - start) / n
+            values["drop"] = di.drop.double().numpy()
+            values["increase"] = di.increase.double().numpy()
+        values[f"drop_{mode}"] = di.drop.double().numpy()
+        values[f"increase_{mode}"] = di.increase.double().numpy()
+
+    blur = {"blur_kernel_size": settings["blur_kernel_size"], "blur_sigma": settings["blur_sigma"]}
+    for name, fn, substrate in (("deletion", deletion, settings["deletion_substrate"]),
+                                ("insertion", insertion, settings["insertion_substrate"])):
+        start = time.perf_counter()
+        result = fn(model, images, maps, targets, step=settings["step"], substrate=substrate,
+                    batch_size=batch_size, progress=progress, **blur)
+        seconds[name] = (time.perf_counter() - start) / n
+        values[name] = result.auc.double().numpy()
+        if keep_curves:
+            curves[name] = result.scores.numpy()
+            curves["fractions"] = result.fractions.numpy()
+
+    start = time.perf_counter()
+    if regions is None:
+        values["ebpg"] = np.full(n, math.nan)
+    else:
+        values["ebpg"] = energy_pointing_game(maps, regions).numpy()
+    seconds["ebpg"] = (time.perf_counter() - start) / n
+    values["constant_map"] = is_constant(maps).double().cpu().numpy()
+    return values, seconds, curves
+
+
+def _as_targets(targets, n: int) -> list[int]:
+    if targets is None:
+        raise ValueError("evaluate_method needs explicit targets (B ints), so that cache keys are well defined; "
+                         "use the predicted classes, e.g. model(images).argmax(1).")
+    t = torch.as_tensor(targets).reshape(-1)
+    if t.is_floating_point() or t.numel() != n:
+        raise ValueError(f"targets must be {n} integer class indices, got {t.numel()} of dtype {t.dtype}.")
+    return [int(v) for v in t.tolist()]
+
+
+def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids: list[str], targets,
+                    regions=None, *, method: str | None = None, method_settings: dict | None = None,
+                    model_name: str | None = None, settings: dict | None = None, explain_batch: int = 8,
+                    batch_size: int = 64, cache=None, shard: str | None = None, progress: bool = False,
+                    keep_curves: bool = False) -> MethodScores:
+    """Explain ``images`` with ``explainer`` and score every map with every metric.
+
+    Args:
+        model: the classifier the maps explain.
+        explainer: callable ``explainer(images, target) -> Explanation`` (or a (B, 1, H, W) map).
+        images: (N, 3, H, W) in [0, 1].
+        ids: N image ids (used in cache keys and the result).
+        targets: N class indices to explain.
+        regions: EBPG regions, bool (N, 1, H, W) or N lists of boxes; None: no EBPG.
+        method, method_settings, model_name: describe the explainer for the cache key
+            (defaults: ``explainer.name``, ``{}``, ``model.name``).
+        settings: metric settings (:func:`metric_settings`).
+        explain_batch: images explained (and scored) at a time.
+        batch_size: forward-pass batch of the metrics.
+        cache, shard: see the module docstring.
+        progress: progress bar over the image batches.
+        keep_curves: also return the deletion / insertion curves (computed images only).
+    """
+    from .. import __version__
+
+    if len(ids) != images.shape[0]:
+        raise ValueError(f"ids has {len(ids)} entries but there are {images.shape[0]} images.")
+    check_batch_size(explain_batch)
+    target_list = _as_targets(targets, images.shape[0])
+    settings = metric_settings(**(settings or {}))
+    method = method or getattr(explainer, "name", type(explainer).__name__)
+    model_name = model_name or getattr(model, "name", type(model).__name__)
+    if isinstance(regions, torch.Tensor) and regions.shape[0] != images.shape[0]:
+        raise ValueError(f"regions has {regions.shape[0]} masks but there are {images.shape[0]} images.")
+    if isinstance(regions, (list, tuple)) and len(regions) != images.shape[0]:
+        raise ValueError(f"regions lists {len(regions)} images but there are {images.shape[0]} images.")
+
+    def key(i: int) -> dict:
+        return {"kind": "fovex_lib.metrics.evaluate_method", "version": __version__, "method": method,
+                "method_settings": dict(method_settings or {}), "model": model_name, "image": ids[i],
+                "size": list(images.shape[-2:]), "target": target_list[i], "metrics": settings,
+                "ebpg": regions is not None}
+
+    order = shard_indices(images.shape[0], shard)
+    rows: dict[int, dict] = {}
+    todo = []
+    for i in order:
+        hit = cache.get(key(i)) if cache is not None else None
+        if hit is not None:
+            rows[i] = hit
+        else:
+            todo.append(i)
+
+    kept: dict[str, list] = {}
+    for lo in tqdm(range(0, len(todo), explain_batch), desc=method, disable=not progress, leave=False):
+        idx = todo[lo:lo + explain_batch]
+        x = images[idx]
+        t = torch.tensor([target_list[i] for i in idx])
+        start = time.perf_counter()
+        out = explainer(x, t)
+        maps = out.saliency if hasattr(out, "saliency") else out
+        explain_s = (time.perf_counter() - start) / len(idx)
+        if isinstance(regions, torch.Tensor):
+            reg = regions[idx]
+        elif regions is not None:
+            reg = [regions[i] for i in idx]
+        else:
+            reg = None
+        values, seconds, curves = score_maps(model, x, maps.detach(), t, reg, settings, batch_size,
+                                             keep_curves=keep_curves)
+        seconds["explain"] = explain_s
+        for j, i in enumerate(idx):
+            row = {name: float(v[j]) for name, v in values.items()}
+            row.update({f"seconds_{stage}": float(seconds[stage]) for stage in _STAGES})
+            rows[i] = row
+            if cache is not None:
+                cache.put(key(i), row)
+        for name, c in curves.items():
+            kept.setdefault(name, []).append(c)
+
+    names = [*VALUE_NAMES, *(f"{v}_{m}" for m in MASK_MODES for v in ("drop", "increase")), "constant_map"]
+    values = {name: np.array([rows[i][name] for i in order], dtype=float) for name in names}
+    seconds = {stage: np.array([rows[i][f"seconds_{stage}"] for i in order], dtype=float) for stage in _STAGES}
+    curves = {}
+    for name, parts in kept.items():
+        curves[name] = parts[0] if name == "fractions" else np.concatenate(parts)
+    return MethodScores(method, [ids[i] for i in order], values, seconds, curves)
+
+
+def summarise(scores: MethodScores) -> dict[str, float]:
+    """One table row: Average % Drop, Average % Increase, mean deletion / insertion AUC, mean EBPG
+    (plus ``drop_<mode>`` / ``increase_<mode>`` for every masking mode).
+
+    EBPG is averaged over the images where it is defined (``nan`` maps skipped);
+    ``n`` counts images, ``n_constant`` constant maps.
+    """
+    v = scores.values
+    ebpg = v["ebpg"][np.isfinite(v["ebpg"])]
+    return {
+        "drop": float(np.mean(v["drop"])),
+        "increase": 100.0 * float(np.mean(v["increase"])),
+        "deletion": float(np.mean(v["deletion"])),
+        "insertion": float(np.mean(v["insertion"])),
+        "ebpg": float(np.mean(ebpg)) if ebpg.size else math.nan,
+        **{f"drop_{m}": float(np.mean(v[f"drop_{m}"])) for m in MASK_MODES},
+        **{f"increase_{m}": 100.0 * float(np.mean(v[f"increase_{m}"])) for m in MASK_MODES},
+        "n": int(len(scores.ids)),
+        "n_constant": int(np.sum(v["constant_map"])),
+    }

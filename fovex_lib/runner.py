@@ -1,0 +1,425 @@
+"""Run a book chapter as a parameterised batch job: MyST -> notebook -> papermill -> HTML.
+
+``python -m fovex_lib run <chapter> -p name value ... -o DIR`` (see ``fovex_lib.__main__``)
+calls :func:`run_chapter`, which
+
+1. finds the chapter by number (``4``, ``04``, ``A``), name (``attribution``,
+   ``04_attribution``) or path (a MyST ``.md`` or a ``.ipynb``);
+2. turns a MyST source into a notebook with jupytext (the committed ``.ipynb`` is not
+   touched);
+3. reads the chapter's parameters from its code cell tagged ``parameters`` (plain
+   ``name = literal  # comment`` lines) and validates every requested value *before*
+   anything runs: an unknown name or a value of the wrong type raises a ValueError
+   that lists the chapter's parameters with their defaults;
+4. executes the notebook with papermill, with the chapter's folder as working
+   directory (as in the book), and writes the executed notebook and an HTML report
+   (nbconvert) into the output folder;
+5. with a grid, runs one report per combination of values; a failed run is reported
+   (its notebook and HTML still show the error) and the other runs go on.
+
+Existing outputs are never overwritten unless ``overwrite=True``; the check covers all
+runs of a grid and happens before the first one starts.
+
+Type rules (the default's type decides): bool takes ``True/False`` (also
+``true/false/1/0/yes/no`` on the command line); int takes whole numbers; float takes
+any number; str takes any text, as is; a list/tuple/dict default takes a Python literal
+of that kind; a ``None`` default takes anything (a Python literal, else the text).
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import itertools
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Parameter", "RunResult", "book_root", "list_chapters", "resolve_chapter", "load_chapter",
+           "read_parameters", "parse_value", "validate_parameters", "parse_grid", "grid_combinations",
+           "output_stem", "run_chapter", "format_parameters"]
+
+
+
+@dataclass
+class Parameter:
+    """One entry of a chapter's ``parameters`` cell: ``name = default  # comment``."""
+
+    name: str
+    default: Any
+    comment: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The accepted kind, from the default's type (see the module docstring)."""
+        if self.default is None:
+            return "any"
+        return type(self.default).__name__
+
+
+@dataclass
+class RunResult:
+    """What one run produced: its parameters, output files, success and duration."""
+
+    chapter: str
+    parameters: dict
+    notebook: Path
+    html: Path | None
+    ok: bool = False
+    error: str = ""
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- chapters
+def book_root() -> Path | None:
+    """The ``book/`` folder of the source checkout this package is installed from, or None."""
+    root = Path(__file__).resolve().parent.parent / "book"
+    return root if root.is_dir() else None
+
+
+def list_chapters(book_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Every MyST chapter source (``book/*/*.md``): ``chapters/`` first, then the other folders."""
+    book = Path(book_dir) if book_dir is not None else book_root()
+    if book is None or not book.is_dir():
+        return []
+    return sorted((p for p in book.glob("*/*.md") if p.is_file()),
+                  key=lambda p: (p.parent.name != "chapters", p.parent.name, p.name))
+
+
+def resolve_chapter(spec: str | os.PathLike, book_dir: str | os.PathLike | None = None) -> Path:
+    """A chapter file from a number (``"4"``, ``"04"``, ``"A"``), a name or a path."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"chapter must be a number, a name or a path, got {spec!r}.")
+    path = Path(spec)
+    if path.suffix in (".md", ".ipynb"):
+        if not path.is_file():
+            raise FileNotFoundError(f"chapter file not found: {str(path)!r}")
+        return path.resolve()
+    chapters = list_chapters(book_dir)
+    text = str(spec).strip().lower()
+
+    def prefix(p: Path) -> str:
+        return p.stem.split("_", 1)[0].lower()
+
+    def rest(p: Path) -> str:
+        parts = p.stem.split("_", 1)
+        return parts[1].lower() if len(parts) == 2 else ""
+
+    def same_number(a: str, b: str) -> bool:
+        return a == b or (a.isdigit() and b.isdigit() and int(a) == int(b))
+
+    for test in (lambda p: p.stem.lower() == text,
+                 lambda p: same_number(prefix(p), text),
+                 lambda p: rest(p) == text,
+                 lambda p: text in p.stem.lower()):
+        found = [p for p in chapters if test(p)]
+        if len(found) == 1:
+            return found[0].resolve()
+        if len(found) > 1:
+            raise ValueError(f"chapter {spec!r} is ambiguous: {[p.stem for p in found]}; give more of its name.")
+    available = ", ".join(p.stem for p in chapters) or "(no book folder found; pass a path to a .md or .ipynb)"
+    raise ValueError(f"no chapter matches {spec!r}. Available chapters: {available}.")
+
+
+def load_chapter(path: str | os.PathLike):
+    """The chapter as an nbformat notebook (MyST ``.md`` through jupytext)."""
+    path = Path(path)
+    if path.suffix == ".md":
+        import jupytext
+
+        return jupytext.read(path)
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def read_parameters(notebook) -> dict[str, Parameter]:
+    """The chapter's parameters, in order, from its code cell tagged ``parameters``.
+
+    Every statement of that cell must be ``name = <Python literal>``; the text after a
+    ``#`` on the same line is kept as the parameter's description.
+    """
+    cells = [c for c in notebook.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ValueError("the chapter has no code cell tagged 'parameters', so it cannot be run with parameters.")
+    if len(cells) > 1:
+        raise ValueError("the chapter has more than one cell tagged 'parameters'; keep exactly one.")
+    source = cells[0].source
+    lines = source.splitlines()
+    params: dict[str, Parameter] = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"the parameters cell may only hold 'name = literal' lines; line {node.lineno} does not: "
+                             f"{lines[node.lineno - 1].strip()!r}")
+        name = node.targets[0].id
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise ValueError(f"parameter {name!r} (line {node.lineno}) has a default that is not a Python literal; "
+                             "papermill-able defaults must be literals.") from None
+        line = lines[node.end_lineno - 1]
+        tail = line[node.end_col_offset:]
+        comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
+        params[name] = Parameter(name, default, comment)
+    return params
+
+
+def format_parameters(params: dict[str, Parameter]) -> str:
+    """One line per parameter: ``name = default  (kind)  # comment``."""
+    width = max((len(f"{p.name} = {p.default!r}") for p in params.values()), default=0)
+    out = []
+    for p in params.values():
+        text = f"{p.name} = {p.default!r}".ljust(width)
+        out.append(f"  {text}  ({p.kind})" + (f"  # {p.comment}" if p.comment else ""))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- values
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def _kind_error(param: Parameter, value: Any, chapter: str, params: dict[str, Parameter]) -> ValueError:
+    return ValueError(f"{chapter}: parameter {param.name!r} expects {param.kind} (default {param.default!r}), "
+                      f"got {value!r} ({type(value).__name__}).\nParameters of {chapter}:\n{format_parameters(params)}")
+
+
+def parse_value(param: Parameter, text: str, chapter: str = "chapter", params: dict | None = None) -> Any:
+    """Turn command-line text into a value of the parameter's kind (ValueError otherwise)."""
+    params = params or {param.name: param}
+    default = param.default
+    if isinstance(default, str):
+        return text
+    if isinstance(default, bool):
+        if text.strip().lower() in _TRUE:
+            return True
+        if text.strip().lower() in _FALSE:
+            return False
+        raise _kind_error(param, text, chapter, params)
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        if default is None:
+            return text
+        raise _kind_error(param, text, chapter, params) from None
+    return validate_value(param, value, chapter, params)
+
+
+def validate_value(param: Parameter, value: Any, chapter: str = "chapter", params: dict | None = None) -> Any:
+    """Check a Python value against the parameter's kind; ints are accepted (as float) for floats."""
+    params = params or {param.name: param}
+    default = param.default
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok:
+            value = float(value)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise _kind_error(param, value, chapter, params)
+    return value
+
+
+def validate_parameters(params: dict[str, Parameter], values: dict, chapter: str = "chapter") -> dict:
+    """Check names and kinds of ``values`` (Python objects); returns the (float-coerced) values."""
+    unknown = [name for name in values if name not in params]
+    if unknown:
+        raise ValueError(f"{chapter} has no parameter {', '.join(map(repr, unknown))}.\n"
+                         f"Parameters of {chapter}:\n{format_parameters(params)}")
+    return {name: validate_value(params[name], value, chapter, params) for name, value in values.items()}
+
+
+def parse_grid(specs: list[str]) -> dict[str, list[str]]:
+    """``["steps=5,10", "model=a,b"]`` -> ``{"steps": ["5", "10"], "model": ["a", "b"]}``.
+
+    A value list written as a Python list literal (``"size=[[1, 2], [3, 4]]"``) is taken
+    element by element, so values may themselves contain commas.
+    """
+    grid: dict[str, list[str]] = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise ValueError(f"--grid expects name=v1,v2,..., got {spec!r}.")
+        name, values = (s.strip() for s in spec.split("=", 1))
+        if name in grid:
+            raise ValueError(f"--grid names {name!r} twice; give all its values in one --grid.")
+        try:
+            literal = ast.literal_eval(values)
+        except (ValueError, SyntaxError):
+            literal = None
+        if isinstance(literal, list):
+            items = [repr(v) if not isinstance(v, str) else v for v in literal]
+        else:
+            items = [v.strip() for v in values.split(",")]
+        if not name or not items or any(v == "" for v in items):
+            raise ValueError(f"--grid {spec!r}: need a name and at least one non-empty value.")
+        grid[name] = items
+    return grid
+
+
+def grid_combinations(grid: dict[str, list]) -> list[dict]:
+    """Every combination (cartesian product) of the grid's values, as dicts; ``[{}]`` for no grid."""
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def output_stem(chapter: Path, varying: dict, shard: str | None = None) -> str:
+    """File name stem of a run: the chapter stem, then ``__name=value`` per grid value and the shard."""
+    parts = [chapter.stem]
+    for name, value in varying.items():
+        parts.append(f"{name}={value}")
+    if shard is not None:
+        index, count = shard.split("/")
+        parts.append(f"shard-{index}-of-{count}")
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts))
+
+
+# --------------------------------------------------------------------------- running
+@contextlib.contextmanager
+def _kernel_environment():
+    """Let the ``python3`` kernel resolve to this Python (as ``make execute`` does)."""
+    share = Path(sys.prefix) / "share" / "jupyter"
+    saved = {k: os.environ.get(k) for k in ("PATH", "JUPYTER_PATH")}
+    try:
+        if (share / "kernels").is_dir():
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share), saved["JUPYTER_PATH"]]))
+        os.environ["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), saved["PATH"]]))
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _write_html(notebook_path: Path, html_path: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    html_path.write_text(body, encoding="utf-8")
+
+
+def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, parameters: dict | None = None,
+                grid: dict[str, list] | None = None, overwrite: bool = False, shard: str | None = None,
+                html: bool = True, kernel_name: str | None = None, timeout: float | None = None,
+                book_dir: str | os.PathLike | None = None, raw: bool = False, log=print) -> list[RunResult]:
+    """Execute a chapter once, or once per grid combination, into ``output_dir``.
+
+    Args:
+        chapter: number, name or path (see :func:`resolve_chapter`).
+        output_dir: folder for ``<stem>.ipynb`` and ``<stem>.html`` (created if missing).
+        parameters: fixed values, ``{name: value}`` (strings when ``raw=True``).
+        grid: ``{name: [values]}``; one run per combination (strings when ``raw=True``).
+        overwrite: replace existing outputs; otherwise FileExistsError before anything runs.
+        shard: ``"i/n"`` passed as the chapter's ``shard`` parameter (the chapter must have
+            one) and added to the output names.
+        html: also write the HTML report.
+        kernel_name: Jupyter kernel (default: the notebook's, normally ``python3``).
+        timeout: seconds per cell (None: no limit).
+        raw: values are command-line text, parsed by :func:`parse_value`.
+        log: where progress lines go (``print``; None for silence).
+
+    Returns:
+        One :class:`RunResult` per run; failed runs have ``ok=False`` and ``error`` set.
+    """
+    from .cache import parse_shard
+
+    log = log or (lambda *a, **k: None)
+    path = resolve_chapter(chapter, book_dir)
+    name = path.stem
+    notebook = load_chapter(path)
+    params = read_parameters(notebook)
+    parameters, grid = dict(parameters or {}), dict(grid or {})
+    both = set(parameters) & set(grid)
+    if both:
+        raise ValueError(f"{sorted(both)} given both as a fixed parameter and in the grid; give each once.")
+    if shard is not None:
+        parse_shard(shard)
+        if "shard" not in params:
+            raise ValueError(f"{name} has no 'shard' parameter, so it cannot be split into shards.\n"
+                             f"Parameters of {name}:\n{format_parameters(params)}")
+        parameters["shard"] = shard
+
+    def convert(values: dict) -> dict:
+        unknown = [n for n in values if n not in params]
+        if unknown:
+            validate_parameters(params, {n: None for n in unknown}, name)  # raises with the list
+        if raw:
+            return {n: (v if n == "shard" else parse_value(params[n], v, name, params)) for n, v in values.items()}
+        return validate_parameters(params, values, name)
+
+    fixed = convert(parameters)
+    combos = grid_combinations(grid)
+    runs = []
+    for combo in combos:  # validate everything before running anything
+        varying = convert(combo)
+        stem = output_stem(path, {n: combo[n] for n in grid}, shard)
+        runs.append(({**fixed, **varying}, stem))
+    stems = [stem for _, stem in runs]
+    if len(set(stems)) != len(stems):
+        raise ValueError("two grid combinations map to the same output name; use distinct values.")
+
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} exists and is not a folder.")
+    existing = [str(out / f"{stem}{ext}") for _, stem in runs for ext in (".ipynb", ".html")
+                if (out / f"{stem}{ext}").exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"these outputs exist already: {existing}. Pass --overwrite (overwrite=True) "
+                              "to replace them, or choose another output folder.")
+    out.mkdir(parents=True, exist_ok=True)
+
+    import nbformat
+    import papermill
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fovex-run-") as tmp:
+        source = Path(tmp) / f"{name}.ipynb"
+        nbformat.write(notebook, source)
+        for number, (values, stem) in enumerate(runs, 1):
+            nb_path, html_path = out / f"{stem}.ipynb", (out / f"{stem}.html" if html else None)
+            result = RunResult(name, values, nb_path, html_path)
+            shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
+            log(f"[{number}/{len(runs)}] {name} ({shown}) -> {nb_path}")
+            start = time.perf_counter()
+            try:
+                with _kernel_environment():
+                    papermill.execute_notebook(str(source), str(nb_path), parameters=values, cwd=str(path.parent),
+                                               kernel_name=kernel_name, progress_bar=False,
+                                               execution_timeout=timeout)
+                result.ok = True
+            except Exception as err:  # a failed run is reported; the grid goes on
+                result.error = f"{type(err).__name__}: {_short(err)}"
+            result.seconds = time.perf_counter() - start
+            if html and nb_path.exists():
+                try:
+                    _write_html(nb_path, html_path)
+                except Exception as err:
+                    result.ok = False
+                    result.error = (result.error + "; " if result.error else "") + f"HTML export failed: {err}"
+            log(f"    {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"
+                + (f": {result.error}" if result.error else ""))
+            results.append(result)
+    return results
+
+
+def _short(err: Exception) -> str:
+    """The last meaningful line of an error (papermill's messages hold whole tracebacks)."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}"
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else repr(err)

@@ -1,0 +1,119 @@
+"""The chapter runner (fovex_lib.runner, python -m fovex_lib) on a tiny fixture chapter."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fovex_lib.runner import (Parameter, load_chapter, output_stem, parse_grid, parse_value, read_parameters,
+                              resolve_chapter, run_chapter)
+
+CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"
+
+
+def outputs_text(path):
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_parameters_are_read_from_the_tagged_cell():
+    params = read_parameters(load_chapter(CHAPTER))
+    assert list(params) == ["n", "scale", "label", "verbose", "fail_at", "shard"]
+    assert params["n"] == Parameter("n", 3, "how many squares to add up")
+    assert params["label"].default == "demo # 1" and params["label"].comment == "printed as is"
+    assert params["shard"].default is None and params["shard"].kind == "any"
+
+
+def test_command_line_values_are_parsed_by_the_default_type():
+    params = read_parameters(load_chapter(CHAPTER))
+    assert parse_value(params["n"], "7") == 7
+    assert parse_value(params["scale"], "2") == 2.0 and isinstance(parse_value(params["scale"], "2"), float)
+    assert parse_value(params["label"], "0042") == "0042"  # strings stay text
+    assert parse_value(params["verbose"], "yes") is True and parse_value(params["verbose"], "False") is False
+    assert parse_value(params["shard"], "1/2") == "1/2"
+    with pytest.raises(ValueError, match="expects int"):
+        parse_value(params["n"], "2.5")
+    with pytest.raises(ValueError, match="expects bool"):
+        parse_value(params["verbose"], "maybe")
+
+
+def test_validation_errors_list_the_parameters_and_run_nothing(tmp_path):
+    with pytest.raises(ValueError) as err:
+        run_chapter(CHAPTER, tmp_path, parameters={"steps": 5})
+    text = str(err.value)
+    assert "no parameter 'steps'" in text and "n = 3" in text and "scale = 1.5" in text and "fail_at = -1" in text
+    with pytest.raises(ValueError, match="'n' expects int"):
+        run_chapter(CHAPTER, tmp_path, parameters={"n": "three"})
+    with pytest.raises(ValueError, match="'scale' expects float"):
+        run_chapter(CHAPTER, tmp_path, grid={"scale": ["1", "x"]}, raw=True)  # bad value late in the grid
+    with pytest.raises(ValueError, match="both"):
+        run_chapter(CHAPTER, tmp_path, parameters={"n": 1}, grid={"n": [2]})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chapters_resolve_by_number_name_and_path(tmp_path):
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "appendix").mkdir()
+    for name in ["chapters/01_foveation.md", "chapters/04_attribution.md", "appendix/A_synthetic_evidence.md"]:
+        (book / name).write_text("x")
+    assert resolve_chapter("4", book).name == "04_attribution.md"
+    assert resolve_chapter("04", book).name == "04_attribution.md"
+    assert resolve_chapter("attribution", book).name == "04_attribution.md"
+    assert resolve_chapter("a", book).name == "A_synthetic_evidence.md"
+    assert resolve_chapter(str(CHAPTER)) == CHAPTER.resolve()
+    with pytest.raises(ValueError, match="Available chapters: 01_foveation"):
+        resolve_chapter("9", book)
+    with pytest.raises(FileNotFoundError):
+        resolve_chapter(str(tmp_path / "missing.md"))
+
+
+def test_grid_parsing_and_names():
+    assert parse_grid(["n=1,2", "label=a, b"]) == {"n": ["1", "2"], "label": ["a", "b"]}
+    assert parse_grid(["size=[[1, 2], [3]]"]) == {"size": ["[1, 2]", "[3]"]}
+    with pytest.raises(ValueError, match="name=v1"):
+        parse_grid(["n"])
+    assert output_stem(CHAPTER, {"n": 2, "model": "vit/b"}, "1/4") == "runner_chapter__n=2__model=vit_b__shard-1-of-4"
+
+
+def test_grid_runs_every_combination_and_survives_a_failure(tmp_path):
+    results = run_chapter(CHAPTER, tmp_path, parameters={"fail_at": "3", "label": "grid"},
+                          grid={"n": ["2", "3", "4"]}, raw=True, log=None)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "asked to fail at n=3" in results[1].error
+    for r, n in zip(results, [2, 3, 4]):
+        assert r.notebook.name == f"runner_chapter__n={n}.ipynb"
+        assert r.notebook.exists() and r.html.exists()
+        assert r.parameters == {"fail_at": 3, "label": "grid", "n": n}
+    total = 1.5 * (0 + 1 + 4 + 9)
+    assert f"RESULT label=grid n=4 scale=1.5 total={total}" in outputs_text(results[2].notebook)
+    assert "asked to fail" in results[1].html.read_text()
+
+
+def test_existing_outputs_are_not_overwritten(tmp_path):
+    first = run_chapter(CHAPTER, tmp_path, parameters={"n": 2, "verbose": True}, log=None)
+    assert first[0].ok
+    assert "CWD fixtures" in outputs_text(first[0].notebook)  # the chapter's folder is the working directory
+    stamp = first[0].notebook.stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run_chapter(CHAPTER, tmp_path, parameters={"n": 5}, log=None)
+    assert first[0].notebook.stat().st_mtime_ns == stamp
+    again = run_chapter(CHAPTER, tmp_path, parameters={"n": 5}, overwrite=True, log=None)
+    assert again[0].ok and "n=5" in outputs_text(again[0].notebook)
+
+
+def test_command_line_run_with_shard(tmp_path):
+    cmd = [sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path), "-p", "n", "4",
+           "--shard", "1/2", "--no-html"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "runner_chapter__shard-1-of-2.ipynb"
+    assert "RESULT label=demo # 1 n=4 scale=1.5 total=21.0 shard=1/2" in outputs_text(out)
+    meta = nbformat.read(out, as_version=4).metadata.papermill.parameters
+    assert json.loads(json.dumps(meta)) == {"n": 4, "shard": "1/2"}
+    bad = subprocess.run([sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path / "x"),
+                          "-p", "steps", "3"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no parameter 'steps'" in bad.stderr and "scale = 1.5" in bad.stderr
+    assert not (tmp_path / "x").exists()
