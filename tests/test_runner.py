@@ -117,3 +117,19 @@ def test_command_line_run_with_shard(tmp_path):
                           "-p", "steps", "3"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no parameter 'steps'" in bad.stderr and "scale = 1.5" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+
+
+@pytest.mark.parametrize("chapter", sorted(p.stem for p in BOOK.glob("*/*.md")))
+def test_every_book_chapter_can_be_run_with_parameters(chapter):
+    """The runner can read every chapter's parameters cell (literal defaults only) and resolve it by name."""
+    path = resolve_chapter(chapter, BOOK)
+    params = read_parameters(load_chapter(path))
+    assert "device" in params or chapter.startswith("B_"), f"{chapter} has no 'device' parameter"
+    for param in params.values():  # every default survives a round trip through the command line
+        if isinstance(param.default, str):
+            assert parse_value(param, param.default) == param.default
+        elif param.default is not None:
+            assert parse_value(param, repr(param.default)) == param.default

@@ -302,12 +302,13 @@ def format_table(summary: dict[str, dict], paper: dict | None = None, names: dic
     """
     paper = PAPER_TABLE2 if paper is None else paper
     names = names or {}
-    header = f"{'method':<16}{'n':>5}  {'NSS':>15}  {'AUC-Judd':>15}  {'paper NSS':>9}  {'paper AUC':>9}"
+    width = max([len("method"), *(len(m) for m in summary)]) + 1
+    header = f"{'method':<{width}}{'n':>5}  {'NSS':>15}  {'AUC-Judd':>15}  {'paper NSS':>9}  {'paper AUC':>9}"
     lines = [header, "-" * len(header)]
     for method, e in summary.items():
         ref = paper.get(names.get(method, method))
         p_nss, p_auc = (f"{ref[0]:.4f}", f"{ref[1]:.4f}") if ref else ("-", "-")
         n_txt = f"{e['nss']:.{digits}f} ± {e['nss_sem']:.{digits}f}"
         a_txt = f"{e['auc_judd']:.{digits}f} ± {e['auc_judd_sem']:.{digits}f}"
-        lines.append(f"{method:<16}{e['n']:>5}  {n_txt:>15}  {a_txt:>15}  {p_nss:>9}  {p_auc:>9}")
+        lines.append(f"{method:<{width}}{e['n']:>5}  {n_txt:>15}  {a_txt:>15}  {p_nss:>9}  {p_auc:>9}")
     return "\n".join(lines)
