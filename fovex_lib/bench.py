@@ -10,7 +10,8 @@ EfficientNet-Lite0, in two ways:
 * **loop**: one image at a time in float32, the way the reference code runs.
 
 It prints explanations per second for both and their ratio, and seconds per image for
-each metric of :mod:`fovex_lib.metrics` (``--no-metrics`` skips them). The
+each metric of :mod:`fovex_lib.metrics` (``--no-metrics`` skips them), with the model in
+the batched run's precision and layout (:func:`fovex_lib.precision.with_precision`). The
 images are uniform noise from a seeded generator (content does not change the cost).
 
 ``--quick`` is a CI-sized run: 2 images, scanpath length 2, 2 steps (not the paper's
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import metrics as _metrics
-from .fixations import check_autocast_dtype
+from .precision import check_autocast_dtype, with_precision
 from .fovex import FovEx
 from .models import load_model
 
@@ -181,7 +182,7 @@ def run_benchmark(models=MODELS, device: str = "cpu", images: int | None = None,
         log(f"{name}: batched {batched:.3g}/s, loop {loop:.3g}/s")
         if metrics:  # --quick: one image (deletion/insertion alone take ~225 forward passes per image)
             m = 1 if quick else maps.shape[0]
-            metric_times[name] = bench_metrics(model, x[:m], maps[:m])
+            metric_times[name] = bench_metrics(with_precision(model, autocast_dtype, channels_last), x[:m], maps[:m])
         del model
     return rows, metric_times
 
@@ -198,7 +199,8 @@ def format_table(rows: list[BenchRow], metric_times: dict[str, dict] | None = No
         lines.insert(0, f"device: {rows[0].device}; torch {torch.__version__}; "
                         f"{datetime.date.today().isoformat()}; images {rows[0].images} (loop {rows[0].loop_images})")
     if metric_times:
-        lines.append("\nseconds per image per metric (metrics' own defaults, float32):")
+        setup = f"{rows[0].dtype}{', channels-last' if rows[0].channels_last else ''}" if rows else "float32"
+        lines.append(f"\nseconds per image per metric (metrics' own defaults; model in {setup}):")
         for model, times in metric_times.items():
             for metric, t in times.items():
                 lines.append(f"  {model:20s} {metric:24s} {t:.3g}")

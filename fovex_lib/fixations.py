@@ -30,7 +30,8 @@ Deliberate differences from the FovEx reference code (each one documented):
 
 Speed options (opt-in; the defaults run everything in float32 and are unchanged):
 
-* ``autocast_dtype=torch.bfloat16`` runs the *model* under ``torch.autocast`` on the
+* ``autocast_dtype=torch.bfloat16`` (helpers in :mod:`fovex_lib.precision`) runs the
+  *model* under ``torch.autocast`` on the
   images' device; the foveation, the memory, the loss (cast to float32), the
   gradient with respect to the position and all bookkeeping stay in float32.
   Sign-gradient steps are discrete, so a tiny change of a gradient can flip a step
@@ -44,7 +45,6 @@ Speed options (opt-in; the defaults run everything in float32 and are unchanged)
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -54,40 +54,9 @@ from tqdm.auto import tqdm
 from ._checks import check_count, check_fraction, check_logits, check_positive
 from .foveation import gaussian_blob
 from .memory import foveate_with_memory, update_memory
+from .precision import check_autocast_dtype, model_precision
 
-__all__ = ["FixationSearch", "Scanpath", "random_draws", "optimise_fixation", "optimise_scanpath", "loss_landscape",
-           "check_autocast_dtype", "model_precision"]
-
-AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
-
-
-def check_autocast_dtype(dtype) -> torch.dtype | None:
-    """``None`` (full precision, the default) or a reduced dtype for ``torch.autocast``.
-
-    Accepts ``torch.bfloat16`` / ``torch.float16`` or their names ``"bfloat16"``,
-    ``"bf16"``, ``"float16"``, ``"fp16"``; ``"float32"``/``"fp32"`` mean None.
-    """
-    names = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16,
-             "fp16": torch.float16, "half": torch.float16, "float32": None, "fp32": None}
-    if dtype is None:
-        return None
-    if isinstance(dtype, str):
-        if dtype.lower() not in names:
-            raise ValueError(f"autocast_dtype {dtype!r} is not one of {sorted(names)}.")
-        return names[dtype.lower()]
-    if dtype == torch.float32:
-        return None
-    if dtype not in AUTOCAST_DTYPES:
-        raise ValueError(f"autocast_dtype must be None (float32), torch.bfloat16 or torch.float16, got {dtype!r}.")
-    return dtype
-
-
-def model_precision(device: torch.device, autocast_dtype: torch.dtype | None):
-    """Context manager running the model under ``torch.autocast`` (or nothing when None)."""
-    if autocast_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=autocast_dtype)
-
+__all__ = ["FixationSearch", "Scanpath", "random_draws", "optimise_fixation", "optimise_scanpath", "loss_landscape"]
 
 @dataclass
 class FixationSearch:

@@ -17,7 +17,8 @@ import torch
 from ._checks import check_count, check_fraction, check_positive
 from .attribution import attribution_map
 from .explainer import Explainer, Explanation
-from .fixations import Scanpath, check_autocast_dtype, optimise_scanpath
+from .fixations import Scanpath, optimise_scanpath
+from .precision import check_autocast_dtype
 from .foveation import gaussian_blur
 
 __all__ = ["FovEx", "FovExOutput"]

@@ -1,4 +1,4 @@
-"""bf16 autocast and channels-last for FovEx: opt-in, and within a documented tolerance of fp32.
+"""bf16 autocast and channels-last for FovEx and the metrics: opt-in, and within a documented tolerance of fp32.
 
 Documented tolerance (fovex_lib.fixations, appendix B), measured here on CPU:
 
@@ -15,11 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fovex_lib.fixations import check_autocast_dtype, model_precision, optimise_scanpath
+from fovex_lib.fixations import optimise_scanpath
 from fovex_lib.foveation import gaussian_blur
 from fovex_lib.fovex import FovEx
 from fovex_lib.memory import foveate_with_memory
+from fovex_lib.metrics import deletion, drop_increase, insertion
 from fovex_lib.models import load_model
+from fovex_lib.precision import ReducedPrecision, check_autocast_dtype, model_precision, with_precision
 from fovex_lib.synthetic import load_split
 
 from conftest import tiny_cnn
@@ -118,3 +120,59 @@ def test_default_is_float32_and_unchanged_by_the_new_arguments(noise_images):
     new = optimise_scanpath(model, images, blurred, targets, scanpath_length=2, steps=3, seed=1,
                             autocast_dtype="fp32", channels_last=False)
     assert torch.equal(old.fixations, new.fixations) and torch.equal(old.step_losses, new.step_losses)
+
+
+# ---------------------------------------------------------------- the metrics (ReducedPrecision wrapper)
+# Documented tolerance (fovex_lib.precision, appendix B): under bf16 the target's softmax
+# score moves by at most 0.01 on any image and curve point, deletion / insertion AUCs by at
+# most 0.005, and the average % drop by at most 0.5 points (measured: 0.0023, 0.0013, 0.02).
+
+
+def test_wrapper_runs_in_bf16_returns_float32_and_names_its_precision():
+    model = load_model("synthetic_cnn")
+    seen = []
+    hook = model.net.features[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    try:
+        fast = with_precision(model, "bf16", channels_last=True)
+        x = load_split("test", 2).images
+        logits = fast(x)
+    finally:
+        hook.remove()
+        model.to(memory_format=torch.contiguous_format)
+    assert seen == [torch.bfloat16] and logits.dtype == torch.float32
+    assert isinstance(fast, ReducedPrecision) and fast.name == "synthetic_cnn[bf16,channels_last]"
+    assert fast.class_names == model.class_names
+    assert with_precision(model, "fp32") is model  # nothing asked for: the model itself
+    with pytest.raises(TypeError, match="nn.Module"):
+        with_precision("resnet50", "bf16")
+    with pytest.raises(ValueError, match="autocast_dtype"):
+        ReducedPrecision(model, "int8")
+
+
+@pytest.mark.parametrize("name", ["synthetic_cnn", "synthetic_vit"])
+def test_metrics_under_bf16_are_within_tolerance(name, data):
+    model = load_model(name)
+    images, labels = data.images[:16], data.labels[:16]
+    maps = data.box_masks()[:16].float() * 0.8 + 0.1 * torch.rand(16, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    fast = ReducedPrecision(model, "bf16")
+    results = {}
+    for key, net in (("fp32", model), ("bf16", fast)):
+        di = drop_increase(net, images, maps, labels)
+        results[key] = (di, deletion(net, images, maps, labels, step=256), insertion(net, images, maps, labels, step=256))
+    (di32, del32, ins32), (di16, del16, ins16) = results["fp32"], results["bf16"]
+    assert not torch.equal(di32.scores, di16.scores)  # bf16 really ran
+    assert (di32.scores - di16.scores).abs().max() <= 0.01
+    assert (del32.scores - del16.scores).abs().max() <= 0.01
+    assert (del32.auc - del16.auc).abs().max() <= 0.005
+    assert (ins32.auc - ins16.auc).abs().max() <= 0.005
+    assert abs(di32.average_drop - di16.average_drop) <= 0.5
+
+
+def test_channels_last_wrapper_changes_nothing_but_layout(noise_images):
+    model = tiny_cnn(dtype=torch.float32)
+    images = noise_images.float()
+    maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    plain = deletion(model, images, maps, 0, step=512).scores
+    fast = deletion(with_precision(tiny_cnn(dtype=torch.float32), None, channels_last=True), images, maps, 0,
+                    step=512).scores
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-6)
