@@ -8,6 +8,15 @@
 * :mod:`fovex_lib.models`, :mod:`fovex_lib.images` - models and pictures that work offline
 * :mod:`fovex_lib.synthetic`, :mod:`fovex_lib.small_models` - synthetic evidence data set and
   the small CNN / ViT trained on it (``python -m fovex_lib.train_synthetic`` retrains them)
+* :mod:`fovex_lib.baselines` - Grad-CAM, Grad-CAM++, Random CAM, RISE, Meaningful Perturbation,
+  GAE, class-embedding projection behind FovEx's interface (``make_explainer(name, model)``)
+* :mod:`fovex_lib.metrics` - average % drop / increase, deletion / insertion, energy-based
+  pointing game; :mod:`fovex_lib.boxes`, :mod:`fovex_lib.imagenet_val` - object boxes
+* :mod:`fovex_lib.gaze` - OSIE and MIT1003 loaders, NSS and AUC-Judd, reference maps
+* :mod:`fovex_lib.precision` - bf16 autocast / channels-last for the metrics (and FovEx)
+* :mod:`fovex_lib.runner` (``python -m fovex_lib run``), :mod:`fovex_lib.cache`,
+  :mod:`fovex_lib.bench` (``python -m fovex_lib.bench``) - batch reports, resumable sharded
+  runs, speed
 """
 from .attribution import attribution_map, normalise_maps
 from .explainer import Explainer, Explanation

@@ -24,6 +24,9 @@ Type rules (the default's type decides): bool takes ``True/False`` (also
 ``true/false/1/0/yes/no`` on the command line); int takes whole numbers; float takes
 any number; str takes any text, as is; a list/tuple/dict default takes a Python literal
 of that kind; a ``None`` default takes anything (a Python literal, else the text).
+``None`` is also accepted where the parameter's comment documents it (e.g.
+``step = 3584  # ...; None = one row``); a text default then takes ``None`` only as
+the literal word ``None``.
 """
 from __future__ import annotations
 
@@ -54,11 +57,16 @@ class Parameter:
     comment: str = ""
 
     @property
+    def accepts_none(self) -> bool:
+        """True when ``None`` is allowed: a ``None`` default, or a comment that documents ``None``."""
+        return self.default is None or re.search(r"\bNone\b", self.comment) is not None
+
+    @property
     def kind(self) -> str:
         """The accepted kind, from the default's type (see the module docstring)."""
         if self.default is None:
             return "any"
-        return type(self.default).__name__
+        return type(self.default).__name__ + (" or None" if self.accepts_none else "")
 
 
 @dataclass
@@ -192,6 +200,8 @@ def parse_value(param: Parameter, text: str, chapter: str = "chapter", params: d
     """Turn command-line text into a value of the parameter's kind (ValueError otherwise)."""
     params = params or {param.name: param}
     default = param.default
+    if default is not None and param.accepts_none and text.strip() == "None":
+        return None
     if isinstance(default, str):
         return text
     if isinstance(default, bool):
@@ -213,7 +223,7 @@ def validate_value(param: Parameter, value: Any, chapter: str = "chapter", param
     """Check a Python value against the parameter's kind; ints are accepted (as float) for floats."""
     params = params or {param.name: param}
     default = param.default
-    if default is None:
+    if default is None or (value is None and param.accepts_none):
         return value
     if isinstance(default, bool):
         ok = isinstance(value, bool)

@@ -133,3 +133,15 @@ def test_every_book_chapter_can_be_run_with_parameters(chapter):
             assert parse_value(param, param.default) == param.default
         elif param.default is not None:
             assert parse_value(param, repr(param.default)) == param.default
+
+
+def test_none_is_accepted_where_the_comment_documents_it():
+    step = Parameter("step", 3584, "pixels per step: 16 rows; None = one row, 224 (paper)")
+    lr = Parameter("lr", 0.1, "step size")
+    name = Parameter("image", "coffee", "None = the first image")
+    assert step.accepts_none and step.kind == "int or None" and parse_value(step, "None") is None
+    assert parse_value(step, "224") == 224
+    assert parse_value(name, "None") is None and parse_value(name, "Nonesuch") == "Nonesuch"
+    assert not lr.accepts_none
+    with pytest.raises(ValueError, match="expects float"):
+        parse_value(lr, "None")
