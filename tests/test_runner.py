@@ -145,3 +145,16 @@ def test_none_is_accepted_where_the_comment_documents_it():
     assert not lr.accepts_none
     with pytest.raises(ValueError, match="expects float"):
         parse_value(lr, "None")
+
+
+def test_a_real_chapter_becomes_an_html_report(tmp_path):
+    """Chapter 2 of the book, by number, with a changed parameter, from the command line."""
+    cmd = [sys.executable, "-m", "fovex_lib", "run", "2", "-o", str(tmp_path), "-p", "forgetting", "0.5"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "02_memory_state.html").read_text(encoding="utf-8")
+    assert "Memory state" in html and "<img" in html
+    nb = nbformat.read(tmp_path / "02_memory_state.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters == {"forgetting": 0.5}
+    assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..cache import select_shard
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
 
@@ -48,29 +49,6 @@ PAPER_TABLE2 = {  # method: (NSS, AUC-Judd) on MIT1003, FovEx paper Table 2
 # The metric conventions (part of every cache key).
 METRIC_SETTINGS = {"resize": "bilinear", "outside_crop": 0.0, "nss_std": "unbiased",
                    "auc": "judd, exact ties, no jitter", "fixation_map": "binary, rounded pixels"}
-
-
-def select_shard(items, shard):
-    """Items ``i, i+n, i+2n, ...`` for ``shard="i/n"`` (0-based i); all items for None.
-
-    Uses ``fovex_lib.cache.select_shard`` when that module exists, else this rule.
-    """
-    try:
-        from ..cache import select_shard as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(items, shard)
-    items = list(items)
-    if shard is None:
-        return items
-    try:
-        i, n = (int(p) for p in str(shard).split("/"))
-    except ValueError:
-        raise ValueError(f"shard must look like 'i/n' (e.g. '0/4'), got {shard!r}.") from None
-    if n < 1 or not 0 <= i < n:
-        raise ValueError(f"shard 'i/n' needs n >= 1 and 0 <= i < n, got {shard!r}.")
-    return items[i::n]
 
 
 def crop_geometry(stimulus_size: tuple[int, int], size: int = 224) -> tuple[int, int, int, int]:

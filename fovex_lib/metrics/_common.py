@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_images, check_logits, resolve_targets
+from ..cache import select_shard
 from ..explainer import eval_mode, model_device
 
 __all__ = ["check_maps", "target_probabilities", "prepare", "is_constant", "shard_indices"]
@@ -111,25 +112,6 @@ def prepare(model: torch.nn.Module, images: torch.Tensor, target, batch_size: in
 def shard_indices(n: int, shard: str | None) -> list[int]:
     """Indices of the items a shard ``"i/n"`` processes: ``i, i + n, i + 2n, ...`` (0-based i).
 
-    ``None`` means every item. Uses :func:`fovex_lib.cache.select_shard` when that module
-    exists, else the same rule locally.
+    ``None`` means every item; the rule is :func:`fovex_lib.cache.select_shard`'s.
     """
-    items = list(range(n))
-    if shard is None:
-        return items
-    try:
-        from ..cache import select_shard  # type: ignore[attr-defined]
-    except ImportError:
-        select_shard = None
-    if select_shard is not None:
-        return list(select_shard(items, shard))
-    if not isinstance(shard, str) or shard.count("/") != 1:
-        raise ValueError(f"shard must be None or a string 'i/n' (e.g. '0/4'), got {shard!r}.")
-    i_text, n_text = shard.split("/")
-    try:
-        i, parts = int(i_text), int(n_text)
-    except ValueError as err:
-        raise ValueError(f"shard must be 'i/n' with integers, got {shard!r}.") from err
-    if parts < 1 or not 0 <= i < parts:
-        raise ValueError(f"shard 'i/n' needs n >= 1 and 0 <= i < n, got {shard!r}.")
-    return items[i::parts]
+    return select_shard(range(n), shard)
