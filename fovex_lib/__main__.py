@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "torchrun / job-array variables")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     run.add_argument("--no-html", action="store_true", help="write the executed notebook only")
+    run.add_argument("--keep-widgets", action="store_true",
+                     help="also execute the chapter's live-widget cells (left out of reports by default)")
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's, python3)")
     run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: no limit)")
     return parser
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             parameters[name] = value
         results = run_chapter(args.chapter, args.output, parameters=parameters, grid=parse_grid(args.grid),
                               overwrite=args.overwrite, shard=_shard(args.shard), html=not args.no_html,
-                              kernel_name=args.kernel, timeout=args.timeout, raw=True)
+                              kernel_name=args.kernel, timeout=args.timeout, raw=True,
+                              keep_widgets=args.keep_widgets)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -17,6 +17,11 @@ calls :func:`run_chapter`, which
 5. with a grid, runs one report per combination of values; a failed run is reported
    (its notebook and HTML still show the error) and the other runs go on.
 
+Cells tagged ``widget`` (the chapters' live ipywidgets controls) are replaced by a note
+in batch runs (:func:`drop_widget_cells`; ``keep_widgets=True`` / ``--keep-widgets``
+executes them): a report is static, and executing ``interact`` cells headless can hang
+the notebook client now and then (jupyter/nbclient#312, seen here too).
+
 Existing outputs are never overwritten unless ``overwrite=True``; the check covers all
 runs of a grid and happens before the first one starts.
 
@@ -44,7 +49,7 @@ from typing import Any
 
 __all__ = ["Parameter", "RunResult", "book_root", "list_chapters", "resolve_chapter", "load_chapter",
            "read_parameters", "parse_value", "validate_parameters", "parse_grid", "grid_combinations",
-           "output_stem", "run_chapter", "format_parameters"]
+           "output_stem", "run_chapter", "format_parameters", "drop_widget_cells"]
 
 
 
@@ -295,6 +300,27 @@ def output_stem(chapter: Path, varying: dict, shard: str | None = None) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts))
 
 
+WIDGET_NOTE = ("*This chapter's interactive widgets are left out of batch reports: a report is static, and "
+               "executing widget cells without a browser can hang the notebook client (jupyter/nbclient#312). "
+               "Open the chapter in Jupyter to use them.*")
+
+
+def drop_widget_cells(notebook):
+    """A copy of ``notebook`` whose code cells tagged ``widget`` are replaced by a short note.
+
+    The book tags its live-widget cells (ipywidgets ``interact``, always the last code
+    cells of a chapter, used by nothing after them) so that batch runs skip them.
+    """
+    import copy
+
+    import nbformat
+
+    out = copy.deepcopy(notebook)
+    out.cells = [nbformat.v4.new_markdown_cell(WIDGET_NOTE)
+                 if c.cell_type == "code" and "widget" in c.metadata.get("tags", []) else c for c in out.cells]
+    return out
+
+
 # --------------------------------------------------------------------------- running
 @contextlib.contextmanager
 def _kernel_environment():
@@ -325,7 +351,8 @@ def _write_html(notebook_path: Path, html_path: Path) -> None:
 def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, parameters: dict | None = None,
                 grid: dict[str, list] | None = None, overwrite: bool = False, shard: str | None = None,
                 html: bool = True, kernel_name: str | None = None, timeout: float | None = None,
-                book_dir: str | os.PathLike | None = None, raw: bool = False, log=print) -> list[RunResult]:
+                book_dir: str | os.PathLike | None = None, raw: bool = False, keep_widgets: bool = False,
+                log=print) -> list[RunResult]:
     """Execute a chapter once, or once per grid combination, into ``output_dir``.
 
     Args:
@@ -340,6 +367,7 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
         kernel_name: Jupyter kernel (default: the notebook's, normally ``python3``).
         timeout: seconds per cell (None: no limit).
         raw: values are command-line text, parsed by :func:`parse_value`.
+        keep_widgets: also execute the cells tagged ``widget`` (see :func:`drop_widget_cells`).
         log: where progress lines go (``print``; None for silence).
 
     Returns:
@@ -352,6 +380,8 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
     name = path.stem
     notebook = load_chapter(path)
     params = read_parameters(notebook)
+    if not keep_widgets:
+        notebook = drop_widget_cells(notebook)
     parameters, grid = dict(parameters or {}), dict(grid or {})
     both = set(parameters) & set(grid)
     if both:

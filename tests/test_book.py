@@ -30,3 +30,14 @@ def test_toc_lists_every_chapter():
     toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
     for source in SOURCES:
         assert f"file: {source.relative_to(REPO).with_suffix('').as_posix()}" in toc, f"{source.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_widget_cells_are_tagged_for_batch_runs(source):
+    """Live-widget cells carry the tag 'widget' so that `python -m fovex_lib run` leaves them out."""
+    import re
+
+    for cell in jupytext.read(source).cells:
+        if cell.cell_type == "code" and re.search(r"\binteract(_manual)?\(", cell.source):
+            assert "widget" in cell.metadata.get("tags", []), \
+                f"{source.name}: a cell calling interact(...) lacks the tag 'widget'"

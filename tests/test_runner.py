@@ -158,3 +158,13 @@ def test_a_real_chapter_becomes_an_html_report(tmp_path):
     assert nb.metadata.papermill.parameters == {"forgetting": 0.5}
     assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []))
+
+
+def test_widget_cells_are_left_out_of_reports_unless_asked(tmp_path):
+    kept = run_chapter(CHAPTER, tmp_path / "a", log=None)[0]
+    assert kept.ok, kept.error
+    text = "".join(c.source for c in nbformat.read(kept.notebook, as_version=4).cells)
+    assert "left out of batch reports" in text and "the widget cell ran" not in text
+    assert "left out of batch reports" in kept.html.read_text(encoding="utf-8")
+    ran = run_chapter(CHAPTER, tmp_path / "b", keep_widgets=True, log=None)[0]
+    assert not ran.ok and "the widget cell ran" in ran.error
