@@ -28,20 +28,13 @@ Deliberate differences from the FovEx reference code (each one documented):
 * each image's loss is differentiated on its own (sum of per-image losses), which
   gives the same sign as the reference's batch mean and works for any batch size.
 
-Speed options (opt-in; the defaults run everything in float32 and are unchanged):
-
-* ``autocast_dtype=torch.bfloat16`` (helpers in :mod:`fovex_lib.precision`) runs the
-  *model* under ``torch.autocast`` on the
-  images' device; the foveation, the memory, the loss (cast to float32), the
-  gradient with respect to the position and all bookkeeping stay in float32.
-  Sign-gradient steps are discrete, so a tiny change of a gradient can flip a step
-  and the scanpath may then differ; the tolerance measured against float32 is
-  documented and tested in ``tests/test_precision.py`` and appendix B.
-* ``channels_last=True`` hands the foveated images to the model in channels-last
-  memory format (fast convolutions on GPUs with tensor cores); the values are the
-  same, only the memory layout changes. Convert the model itself with
-  ``model.to(memory_format=torch.channels_last)`` (:class:`~fovex_lib.fovex.FovEx`
-  does this when asked).
+Speed: pass a model wrapped by :func:`fovex_lib.precision.with_precision` (bf16 autocast
+and/or channels-last; :class:`~fovex_lib.fovex.FovEx` does this when asked). Only the
+model's forward and backward passes change; the foveation, the memory, the loss (on
+float32 logits), the gradient with respect to the position and all bookkeeping stay in
+float32. Sign-gradient steps are discrete, so a tiny change of a gradient can flip a step
+and the scanpath may then differ; the tolerance measured against float32 is documented
+and tested in ``tests/test_precision.py`` and appendix B.
 """
 from __future__ import annotations
 
@@ -54,9 +47,9 @@ from tqdm.auto import tqdm
 from ._checks import check_count, check_fraction, check_logits, check_positive
 from .foveation import gaussian_blob
 from .memory import foveate_with_memory, update_memory
-from .precision import check_autocast_dtype, model_precision
 
 __all__ = ["FixationSearch", "Scanpath", "random_draws", "optimise_fixation", "optimise_scanpath", "loss_landscape"]
+
 
 @dataclass
 class FixationSearch:
@@ -114,8 +107,7 @@ def random_draws(seed: int, scanpath_length: int, steps: int) -> torch.Tensor:
 def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: torch.Tensor,
                       memory: torch.Tensor | None, targets: torch.Tensor, *, steps: int = 20,
                       lr: float = 0.1, sigma: float = 0.15, restarts: bool = True,
-                      draws: torch.Tensor | None = None, autocast_dtype: torch.dtype | None = None,
-                      channels_last: bool = False) -> FixationSearch:
+                      draws: torch.Tensor | None = None) -> FixationSearch:
     """Search one fixation per image by sign-gradient descent (see module docstring).
 
     Args:
@@ -128,12 +120,8 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
         sigma: foveation width.
         restarts: random restarts (True) or jitter (False) when a step does not improve.
         draws: (steps, 2) uniform numbers on the images' device; default from seed 0.
-        autocast_dtype: None (float32, default) or ``torch.bfloat16`` / ``torch.float16``:
-            run the model under autocast (see the module docstring).
-        channels_last: pass the foveated images to the model in channels-last layout.
     """
     steps = check_count(steps, "steps")
-    autocast_dtype = check_autocast_dtype(autocast_dtype)
     lr = check_positive(lr, "lr")
     batch = images.shape[0]
     device = images.device
@@ -148,10 +136,7 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
     for step in range(steps):
         position.requires_grad_(True)
         seen = foveate_with_memory(images, blurred, memory, position, sigma)
-        if channels_last:
-            seen = seen.contiguous(memory_format=torch.channels_last)
-        with model_precision(device, autocast_dtype):
-            logits = check_logits(model(seen), batch)
+        logits = check_logits(model(seen), batch)
         if logits.dtype not in (torch.float32, torch.float64):
             logits = logits.float()  # cross-entropy in full precision under autocast
         loss = F.cross_entropy(logits, targets, reduction="none")
@@ -179,12 +164,8 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
 def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: torch.Tensor,
                       targets: torch.Tensor, *, scanpath_length: int = 10, steps: int = 20,
                       lr: float = 0.1, sigma: float = 0.15, forgetting: float = 0.1,
-                      restarts: bool = True, seed: int = 0, progress: bool = False,
-                      autocast_dtype: torch.dtype | None = None, channels_last: bool = False) -> Scanpath:
-    """Choose ``scanpath_length`` fixations per image, updating the memory after each.
-
-    ``autocast_dtype`` and ``channels_last`` are passed on to :func:`optimise_fixation`.
-    """
+                      restarts: bool = True, seed: int = 0, progress: bool = False) -> Scanpath:
+    """Choose ``scanpath_length`` fixations per image, updating the memory after each."""
     scanpath_length = check_count(scanpath_length, "scanpath_length")
     steps = check_count(steps, "steps")
     sigma = check_positive(sigma, "sigma")
@@ -196,8 +177,7 @@ def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: tor
     searches = []
     for t in tqdm(range(scanpath_length), desc="fixations", disable=not progress, leave=False):
         search = optimise_fixation(model, images, blurred, memory, targets, steps=steps, lr=lr,
-                                   sigma=sigma, restarts=restarts, draws=draws[t],
-                                   autocast_dtype=autocast_dtype, channels_last=channels_last)
+                                   sigma=sigma, restarts=restarts, draws=draws[t])
         memory = update_memory(memory, gaussian_blob(search.best, size, sigma), forgetting)
         searches.append(search)
 

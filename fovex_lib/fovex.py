@@ -18,8 +18,8 @@ from ._checks import check_count, check_fraction, check_positive
 from .attribution import attribution_map
 from .explainer import Explainer, Explanation
 from .fixations import Scanpath, optimise_scanpath
-from .precision import check_autocast_dtype
 from .foveation import gaussian_blur
+from .precision import check_autocast_dtype, with_precision
 
 __all__ = ["FovEx", "FovExOutput"]
 
@@ -86,19 +86,17 @@ class FovEx(Explainer):
             raise TypeError(f"seed must be an int, got {seed!r}.")
         self.seed = seed
         self.progress = progress
+        # The fixation search runs the model through this wrapper (the model itself when
+        # neither option is asked for); the target prediction stays in float32.
+        self.search_model = with_precision(model, autocast_dtype, channels_last)
         self.autocast_dtype = check_autocast_dtype(autocast_dtype)
-        if not isinstance(channels_last, bool):
-            raise TypeError(f"channels_last must be True or False, got {channels_last!r}.")
         self.channels_last = channels_last
-        if channels_last:
-            self.model.to(memory_format=torch.channels_last)
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> FovExOutput:
         blurred = gaussian_blur(images, self.blur_kernel_size, self.blur_sigma)
         search = optimise_scanpath(
-            self.model, images, blurred, targets, scanpath_length=self.scanpath_length,
+            self.search_model, images, blurred, targets, scanpath_length=self.scanpath_length,
             steps=self.steps, lr=self.lr, sigma=self.sigma, forgetting=self.forgetting,
-            restarts=self.restarts, seed=self.seed, progress=self.progress,
-            autocast_dtype=self.autocast_dtype, channels_last=self.channels_last)
+            restarts=self.restarts, seed=self.seed, progress=self.progress)
         saliency = attribution_map(search.fixations, images.shape[-2:], self.heatmap_sigma, self.weights)
         return FovExOutput(saliency=saliency, targets=targets, scanpath=search.fixations, search=search)

@@ -15,7 +15,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fovex_lib.fixations import optimise_scanpath
 from fovex_lib.foveation import gaussian_blur
 from fovex_lib.fovex import FovEx
 from fovex_lib.memory import foveate_with_memory
@@ -111,15 +110,15 @@ def test_whole_runs_agree_over_a_data_set(data):
 
 
 def test_default_is_float32_and_unchanged_by_the_new_arguments(noise_images):
-    """autocast_dtype=None / channels_last=False are the old code path: bit-identical runs."""
+    """autocast_dtype=None / "fp32" and channels_last=False search with the model itself: bit-identical runs."""
     model = tiny_cnn(dtype=torch.float32)
     images = noise_images.float()
-    blurred = gaussian_blur(images, 5, 2.0)
-    targets = torch.tensor([0, 1, 2])
-    old = optimise_scanpath(model, images, blurred, targets, scanpath_length=2, steps=3, seed=1)
-    new = optimise_scanpath(model, images, blurred, targets, scanpath_length=2, steps=3, seed=1,
-                            autocast_dtype="fp32", channels_last=False)
-    assert torch.equal(old.fixations, new.fixations) and torch.equal(old.step_losses, new.step_losses)
+    kwargs = dict(scanpath_length=2, steps=3, blur_kernel_size=5, blur_sigma=2.0, seed=1)
+    explainer = FovEx(model, autocast_dtype="fp32", channels_last=False, **kwargs)
+    assert explainer.search_model is model
+    old = FovEx(model, **kwargs)(images, [0, 1, 2])
+    new = explainer(images, [0, 1, 2])
+    assert torch.equal(old.scanpath, new.scanpath) and torch.equal(old.search.step_losses, new.search.step_losses)
 
 
 # ---------------------------------------------------------------- the metrics (ReducedPrecision wrapper)
