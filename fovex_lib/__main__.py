@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from .runner import format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, resolve_chapter, \
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Parameters of {path.stem}:")
             print(format_parameters(read_parameters(load_chapter(path))))
             return 0
+        # the chapter's kernel records this in the provenance of stored tables (fovex_lib.results)
+        os.environ["FOVEX_RUN_COMMAND"] = "python -m fovex_lib " + shlex.join(sys.argv[1:] if argv is None else argv)
         parameters = {}
         for name, value in args.parameter:
             if name in parameters:

@@ -290,3 +290,24 @@ def test_checksum_parsing_and_unsafe_zip(tmp_path):
     (tmp_path / "broken.zip").write_bytes(b"PK not really")
     with pytest.raises(ValueError, match="not a readable zip"):
         extract_zip(tmp_path / "broken.zip", tmp_path / "dest", folders=("ALLSTIMULI",))
+
+
+def test_fixation_mask_refuses_fixations_off_the_stimulus():
+    """A fixation at row -1 used to wrap around to the last row without a word."""
+    from pathlib import Path
+
+    import numpy as np
+    import pytest
+
+    from fovex_lib.gaze.records import GazeRecord
+
+    def record(points):
+        points = np.asarray(points, dtype=np.float64)
+        return GazeRecord("x", Path("x.jpg"), (4, 5), points, np.zeros(len(points), dtype=np.int64),
+                          np.full(len(points), np.nan), num_observers=1)
+
+    mask = record([[0.0, 0.0], [3.4, 4.4]]).fixation_mask()
+    assert mask.sum() == 2 and mask[0, 0, 3, 4]
+    for bad in ([-0.6, 1.0], [1.0, 4.6], [3.5, 0.0]):
+        with pytest.raises(ValueError, match="outside the 4x5 stimulus"):
+            record([[1.0, 1.0], bad]).fixation_mask()

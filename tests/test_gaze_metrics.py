@@ -5,6 +5,7 @@ pysaliency was tried as an independent implementation: version 0.2.22 installs f
 PyPI here but does not import (it needs ``pkg_resources`` and NumPy's removed
 ``np.trapz``), so the reference below is a plain Python loop instead.
 """
+import itertools
 import math
 
 import numpy as np
@@ -24,20 +25,38 @@ def reference_nss(saliency, fixated):
 
 
 def reference_auc_judd(saliency, fixated):
-    """Benchmark AUC_Judd.m without jitter: thresholds at fixated values (descending);
-    TPR = fixated >= t / #fixated, FPR = non-fixated >= t / #non-fixated; trapezoid rule
-    through (0,0) and (1,1). Ties are counted with >=, one threshold per fixation."""
+    """Benchmark AUC_Judd.m after its jitter (the values are assumed distinct): thresholds are the
+    fixated values, highest first; at the i-th, TPR = i / #fixated and FPR = (#pixels >= t - i) /
+    #non-fixated; trapezoid rule through (0, 0) and (1, 1)."""
     values = [float(v) for v in saliency.ravel()]
     flags = [bool(f) for f in fixated.ravel()]
-    positives = [v for v, f in zip(values, flags) if f]
-    negatives = [v for v, f in zip(values, flags) if not f]
+    positives = sorted((v for v, f in zip(values, flags) if f), reverse=True)
+    n_free = len(values) - len(positives)
     points = [(0.0, 0.0)]
-    for t in sorted(positives, reverse=True):
-        tp = sum(p >= t for p in positives) / len(positives)
-        fp = sum(n >= t for n in negatives) / len(negatives)
-        points.append((fp, tp))
+    for i, t in enumerate(positives, start=1):
+        above = sum(v >= t for v in values)
+        points.append(((above - i) / n_free, i / len(positives)))
     points.append((1.0, 1.0))
     return sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(points, points[1:]))
+
+
+def reference_expected_auc_judd(saliency, fixated):
+    """The benchmark's score averaged over *every* order of tied pixels, by brute force: each
+    permutation of each tie group is turned into distinct values and scored by the rule above."""
+    values = np.asarray(saliency, dtype=np.float64).ravel()
+    flags = np.asarray(fixated).ravel()
+    distinct = np.unique(values)
+    gap = np.diff(distinct).min() if len(distinct) > 1 else 1.0
+    groups = [np.flatnonzero(values == v) for v in distinct]
+    orders = [list(itertools.permutations(g)) for g in groups]
+    scores = []
+    for choice in itertools.product(*orders):
+        broken = values.copy()
+        for perm in choice:  # position j within a tie group: a tiny offset that keeps groups apart
+            for j, pixel in enumerate(perm):
+                broken[pixel] += gap * j / (len(perm) + 1)
+        scores.append(reference_auc_judd(broken, flags))
+    return float(np.mean(scores))
 
 
 def _random_case(gen, height=12, width=15, ties=False, fixations=9):
@@ -54,7 +73,74 @@ def test_constant_map_is_chance():
     masks = torch.zeros(2, 1, 20, 30, dtype=torch.bool)
     masks[0, 0, 3, 4] = masks[0, 0, 10, 20] = masks[1, 0, 19, 29] = True
     assert torch.allclose(nss(maps, masks), torch.zeros(2))
-    assert torch.allclose(auc_judd(maps, masks), torch.full((2,), 0.5), atol=1e-12)
+    # the Judd curve's half-step optimism: 0.5 + 1 / (2 (|F| + 1)) for |F| = 2 and 1 fixations
+    expected = torch.tensor([0.5 + 1 / 6, 0.5 + 1 / 4])
+    assert torch.allclose(auc_judd(maps, masks), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_constant_map_stays_constant_after_resizing(dtype):
+    """A 7x7 constant resized to the stimulus differs from a constant by rounding only: NSS must
+    still be 0 (it was -0.9999 for float64 0.1 before the relative tolerance) and AUC the constant's."""
+    masks = torch.zeros(2, 1, 30, 41, dtype=torch.bool)
+    masks[0, 0, 3, 4] = masks[0, 0, 10, 20] = masks[0, 0, 29, 40] = masks[1, 0, 15, 7] = True
+    maps = torch.full((2, 1, 7, 7), 0.1, dtype=dtype)
+    maps[1] = 0.3
+    assert torch.equal(nss(maps, masks), torch.zeros(2, dtype=dtype))
+    expected = torch.tensor([0.5 + 1 / 8, 0.5 + 1 / 4], dtype=dtype)
+    assert torch.allclose(auc_judd(maps, masks), expected, atol=1e-6)
+    # a real (small) spread is not flattened
+    varied = maps.clone()
+    varied[0, 0, 0, 0] = 0.2
+    assert nss(varied, masks)[0].abs().item() > 0.01
+
+
+def test_tied_fixated_minima_are_averaged_over_tie_orders():
+    """The failure this rule fixes: fixated pixels tied at the map's minimum (0 outside a model's
+    window). Counting ties with >= jumped from the last nonzero fixated value straight to (1, 1),
+    skipping the non-fixated pixels with lower but nonzero values."""
+    saliency = torch.tensor([[0.9, 0.5, 0.3, 0.2, 0.1],
+                             [0.0, 0.0, 0.0, 0.6, 0.05]], dtype=torch.float64)
+    fixated = torch.tensor([[True, False, False, False, False],
+                            [True, True, False, True, False]])
+    got = auc_judd(saliency[None, None], fixated[None, None]).item()
+    expected = reference_expected_auc_judd(saliency.numpy(), fixated.numpy())
+    assert got == pytest.approx(expected, abs=1e-12)
+    # by hand: free pixels 0.5, 0.3, 0.2, 0.1, 0.05 have 2 fixated above (shares 5/8 each); the
+    # free 0 lies below X of the 2 tied fixated zeros, X uniform on 0..2: shares 5/8, 7/8, 1
+    by_hand = (5 * 5 / 8 + (5 / 8 + 7 / 8 + 1) / 3) / 6
+    assert got == pytest.approx(by_hand, abs=1e-12)
+    # the old ">=" rule: points (0, 1/4), (0, 1/2), then (1, 1) twice: area 3/4
+    assert got == pytest.approx(0.6597222, abs=1e-6) and got < 0.75 - 0.09
+    # the benchmark's own seeded jitter agrees on average
+    jittered = [auc_judd(saliency[None, None], fixated[None, None], ties="jitter", seed=s).item() for s in range(300)]
+    assert np.mean(jittered) == pytest.approx(got, abs=3 * np.std(jittered) / math.sqrt(300) + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_expected_rule_equals_brute_force_over_tie_orders(seed):
+    gen = torch.Generator().manual_seed(seed)
+    saliency = (torch.rand(2, 4, generator=gen, dtype=torch.float64) * 3).floor() / 3  # many ties
+    fixated = torch.zeros(8, dtype=torch.bool)
+    fixated[torch.randperm(8, generator=gen)[:3]] = True
+    fixated = fixated.view(2, 4)
+    got = auc_judd(saliency[None, None], fixated[None, None]).item()
+    assert got == pytest.approx(reference_expected_auc_judd(saliency.numpy(), fixated.numpy()), abs=1e-12)
+
+
+def test_jitter_rule_is_seeded_and_matches_the_benchmark_loop():
+    gen = torch.Generator().manual_seed(11)
+    saliency, fixated = _random_case(gen, ties=True)
+    maps, masks = saliency[None, None], fixated[None, None]
+    a = auc_judd(maps, masks, ties="jitter", seed=4).item()
+    assert a == auc_judd(maps, masks, ties="jitter", seed=4).item()
+    noise = torch.rand(maps.flatten(1).shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    jittered = saliency.numpy().ravel() + 1e-7 * noise.numpy().ravel()
+    assert a == pytest.approx(reference_auc_judd(jittered, fixated.numpy()), abs=1e-12)
+    fp, tp = judd_roc_curve(maps, masks, seed=4)
+    assert np.trapezoid(tp, fp) == pytest.approx(a, abs=1e-12)
+    with pytest.raises(ValueError, match="ties must be one of"):
+        auc_judd(maps, masks, ties="mit")
 
 
 def test_map_equal_to_fixation_map_is_perfect():
@@ -108,8 +194,14 @@ def test_agrees_with_reference_loop(ties):
     masks = torch.stack([c[1] for c in cases])[:, None]
     got_auc, got_nss = auc_judd(maps, masks), nss(maps, masks)
     for b, (saliency, fixated) in enumerate(cases):
-        assert got_auc[b].item() == pytest.approx(reference_auc_judd(saliency.numpy(), fixated.numpy()), abs=1e-12)
+        if not ties:  # distinct values: the benchmark's rule exactly
+            assert got_auc[b].item() == pytest.approx(reference_auc_judd(saliency.numpy(), fixated.numpy()),
+                                                      abs=1e-12)
         assert got_nss[b].item() == pytest.approx(reference_nss(saliency.numpy(), fixated.numpy()), rel=1e-9)
+    if ties:  # the mean of the benchmark's jittered scores (Monte Carlo over seeds)
+        runs = torch.stack([auc_judd(maps, masks, ties="jitter", seed=s) for s in range(400)])
+        spread = runs.std(0) / math.sqrt(400)
+        assert ((runs.mean(0) - got_auc).abs() <= 4 * spread + 1e-9).all()
 
 
 def test_batched_equals_one_by_one():

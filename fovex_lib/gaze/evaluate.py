@@ -1,19 +1,27 @@
 """The gaze-alignment table: explanation maps scored against human fixations.
 
-**From the model's input back to the stimulus.** The model sees
-:func:`fovex_lib.images.load_image`'s view of a stimulus: the shorter side scaled to
-``size`` (224) and the centre ``size x size`` square cut out. For an 800x600 OSIE
-image that square covers the central 600x600 pixels; the 100-pixel bands left and
-right were never shown to the model. :func:`map_to_stimulus` inverts that geometry:
-the ``size x size`` map is placed at the crop's position in a zero canvas of the
-scaled image's size, and the canvas is resized (bilinear) to the stimulus size. So
-the map keeps its values on the crop window and is **0 outside it** ("no
-evidence there", which is true: the model did not see it). We score on the full
-stimulus with *all* fixations, so explanation rows share their ground truth with
-the centre-bias and inter-observer rows; fixations outside the window count as
-misses for every explanation method alike. The alternative (scoring only on the
-crop, with the fixations inside it) would change the ground truth per row;
-:func:`fraction_in_crop` reports how many fixations the window leaves out.
+**What the model saw vs what people saw** (``view``). People looked at the whole
+stimulus; the model's input is square. Two views are offered, and every function that
+moves between the model's input and the stimulus takes ``view``:
+
+* ``view="crop"``: :func:`fovex_lib.images.load_image`'s view: the shorter side scaled
+  to ``size`` (224) and the centre ``size x size`` square cut out. For an 800x600 OSIE
+  image that square covers the central 600x600 pixels; the 100-pixel bands left and
+  right were never shown to the model. :func:`map_to_stimulus` places the map at the
+  crop's position in a zero canvas of the scaled image's size and resizes the canvas
+  (bilinear) to the stimulus: the map is **0 outside the window** ("no evidence there",
+  which is true: the model did not see it). Fixations outside the window count as misses
+  for every explanation method alike, which hands the centre-bias reference an advantage.
+* ``view="full"``: the whole stimulus resized (antialiased bilinear) to ``size x size``,
+  aspect ratio not kept, so the model sees everything people saw; the map is resized back
+  to the stimulus (bilinear).
+
+The FovEx paper does not say how its maps were brought to the MIT1003 stimuli (which
+have varying sizes and aspect ratios), so neither view is "the paper's".
+
+We score on the full stimulus with *all* fixations, so explanation rows share their
+ground truth with the centre-bias and inter-observer rows; :func:`fraction_in_crop`
+reports how many fixations the crop window leaves out.
 
 **Loop, cache and shards** (the shared protocol of chapters 6 and 7):
 :func:`evaluate_methods` and :func:`evaluate_references` walk the records in batches;
@@ -34,10 +42,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..cache import select_shard
+from ..results import RESULTS_VERSION
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
 
-__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "select_shard", "crop_geometry", "crop_box", "map_to_stimulus",
+__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "VIEWS", "check_view", "select_shard", "crop_geometry", "crop_box", "map_to_stimulus",
            "scanpath_to_stimulus",
            "fraction_in_crop", "evaluate_methods", "evaluate_references", "summarise", "format_table"]
 
@@ -48,7 +57,16 @@ PAPER_TABLE2 = {  # method: (NSS, AUC-Judd) on MIT1003, FovEx paper Table 2
 }
 # The metric conventions (part of every cache key).
 METRIC_SETTINGS = {"resize": "bilinear", "outside_crop": 0.0, "nss_std": "unbiased",
-                   "auc": "judd, exact ties, no jitter", "fixation_map": "binary, rounded pixels"}
+                   "auc": "judd, expected over tie orders", "fixation_map": "binary, rounded pixels"}
+#: How the model's square input is cut from the stimulus (module docstring).
+VIEWS = ("crop", "full")
+
+
+def check_view(view: str) -> str:
+    if view not in VIEWS:
+        raise ValueError(f"view must be 'crop' (centre square, as load_image) or 'full' (whole stimulus "
+                         f"resized to the model's input), got {view!r}.")
+    return view
 
 
 def crop_geometry(stimulus_size: tuple[int, int], size: int = 224) -> tuple[int, int, int, int]:
@@ -76,12 +94,18 @@ def fraction_in_crop(record, size: int = 224) -> float:
     return float(inside.mean()) if len(inside) else float("nan")
 
 
-def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int]) -> torch.Tensor:
-    """(B, 1, s, s) maps on the model's centre crop -> (B, 1, H, W) on the stimulus, 0 outside the crop."""
+def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int], view: str = "crop") -> torch.Tensor:
+    """(B, 1, s, s) maps on the model's input -> (B, 1, H, W) on the stimulus.
+
+    ``view="crop"``: 0 outside the centre crop; ``"full"``: the map resized to the stimulus.
+    """
+    check_view(view)
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[1] != 1 or maps.shape[2] != maps.shape[3]:
         raise ValueError("maps must be a (B, 1, s, s) tensor (square maps on the model's centre crop), got "
                          + (str(tuple(maps.shape)) if isinstance(maps, torch.Tensor) else type(maps).__name__) + ".")
     size = maps.shape[-1]
+    if view == "full":
+        return F.interpolate(maps, size=tuple(stimulus_size), mode="bilinear", align_corners=False)
     new_h, new_w, top, left = crop_geometry(stimulus_size, size)
     canvas = maps.new_zeros(maps.shape[0], 1, new_h, new_w)
     canvas[..., top:top + size, left:left + size] = maps
@@ -90,21 +114,20 @@ def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int]) -> torch
     return F.interpolate(canvas, size=tuple(stimulus_size), mode="bilinear", align_corners=False)
 
 
-def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224) -> np.ndarray:
-    """FovEx fixations (L, 2) in normalised crop coordinates -> (L, 2) ``(row, col)`` stimulus pixels."""
+def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224,
+                         view: str = "crop") -> np.ndarray:
+    """FovEx fixations (L, 2) in normalised input coordinates -> (L, 2) ``(row, col)`` stimulus pixels."""
     from ..foveation import to_pixels
 
+    check_view(view)
     points = to_pixels(torch.as_tensor(scanpath, dtype=torch.float64).reshape(-1, 2), (size, size)).numpy()
-    new_h, new_w, top, left = crop_geometry(stimulus_size, size)
+    if view == "full":
+        new_h, new_w, top, left = size, size, 0, 0
+    else:
+        new_h, new_w, top, left = crop_geometry(stimulus_size, size)
     rows = (points[:, 0] + top + 0.5) * stimulus_size[0] / new_h - 0.5
     cols = (points[:, 1] + left + 0.5) * stimulus_size[1] / new_w - 0.5
     return np.stack([rows, cols], axis=1)
-
-
-def _version() -> str:
-    import fovex_lib
-
-    return getattr(fovex_lib, "__version__", "unknown")
 
 
 def _batches(items, batch_size):
@@ -118,8 +141,8 @@ def _score(maps_on_stimulus: torch.Tensor, masks: torch.Tensor) -> tuple[list[fl
 
 def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model_name: str,
                      settings: dict | None = None, size: int = 224, target: int | None = None,
-                     batch_size: int = 4, dataset: str | None = None, cache=None, shard=None,
-                     keep=(), progress: bool = True):
+                     batch_size: int = 4, dataset: str | None = None, view: str = "crop", cache=None,
+                     shard=None, keep=(), progress: bool = True):
     """Score every explainer on every record (NSS and AUC-Judd on the stimulus).
 
     Args:
@@ -134,6 +157,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         target: None explains the predicted class; an int explains that class everywhere.
         batch_size: images per explainer call.
         dataset: data-set name for the key (default ``records.name``).
+        view: ``"crop"`` or ``"full"``: what the model is shown (module docstring).
         cache, shard: the shared protocol (module docstring).
         keep: image ids whose maps (and scanpaths) are returned for display.
         progress: tqdm bar over batches.
@@ -151,6 +175,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         raise TypeError(f"target must be None (predicted class) or an int class index, got {target!r}.")
     from ..explainer import model_device
 
+    check_view(view)
     device = model_device(model)
     settings = settings or {}
     dataset = dataset or getattr(records, "name", "gaze")
@@ -162,7 +187,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         return {"task": "gaze", "dataset": dataset, "image_id": record.image_id, "image_size": list(record.size),
                 "method": method, "settings": settings.get(method, {}), "model": model_name, "input_size": size,
                 "target": "predicted" if target is None else target, "metrics": METRIC_SETTINGS,
-                "version": _version()}
+                "view": view, "version": RESULTS_VERSION}
 
     batches = list(_batches(items, batch_size))
     for batch in tqdm(batches, desc="gaze", disable=not progress):
@@ -176,7 +201,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
             todo = [r for r in batch if r.image_id not in values]
             if todo:
                 if images is None:
-                    images = torch.cat([r.load(size) for r in batch]).to(device)
+                    images = torch.cat([r.load(size, crop=view == "crop") for r in batch]).to(device)
                 index = torch.tensor([batch.index(r) for r in todo], device=device)
                 start = time.perf_counter()
                 out = explainer(images[index], target=target)
@@ -190,7 +215,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
                 for j, record in enumerate(todo):
                     groups.setdefault(tuple(record.size), []).append(j)
                 for stim_size, js in groups.items():
-                    on_stimulus = map_to_stimulus(maps[js].float(), stim_size)
+                    on_stimulus = map_to_stimulus(maps[js].float(), stim_size, view)
                     masks = torch.cat([todo[j].fixation_mask() for j in js]).to(device)
                     nss_values, auc_values = _score(on_stimulus, masks)
                     for j, n_value, a_value in zip(js, nss_values, auc_values):
@@ -216,28 +241,31 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
 
 
 def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_px: float = 24.0,
-                        size: int = 224, dataset: str | None = None, device="cpu", cache=None, shard=None,
-                        progress: bool = True) -> list[dict]:
+                        size: int = 224, dataset: str | None = None, view: str = "crop", device="cpu",
+                        cache=None, shard=None, progress: bool = True) -> list[dict]:
     """Rows for the reference maps: ``"centre bias"``, ``"crop window"`` and ``"inter-observer"``.
 
     * centre bias: :func:`~fovex_lib.gaze.reference_maps.centre_bias_map` (``centre_sigma``).
-    * crop window: 1 on the model's crop window, 0 outside - what the crop alone is worth.
+    * crop window (``view="crop"`` only): 1 on the model's crop window, 0 outside - what the
+      crop alone is worth. In the full view the window is the whole stimulus (a constant map).
     * inter-observer: leave-one-out maps (``observer_sigma_px``), scores averaged over
       observers; skipped (absent) for data sets without per-observer fixations.
     """
+    check_view(view)
     dataset = dataset or getattr(records, "name", "gaze")
     rows = []
     for record in tqdm(select_shard(list(records), shard), desc="references", disable=not progress):
         masks = record.fixation_mask().to(device)
         base = {"task": "gaze-reference", "dataset": dataset, "image_id": record.image_id,
-                "image_size": list(record.size), "metrics": METRIC_SETTINGS, "version": _version()}
+                "image_size": list(record.size), "metrics": METRIC_SETTINGS, "version": RESULTS_VERSION}
         candidates = {
             "centre bias": ({"centre_sigma": centre_sigma},
                             lambda: _score(centre_bias_map(record.size, centre_sigma, device=device), masks)),
-            "crop window": ({"input_size": size},
-                            lambda: _score(map_to_stimulus(torch.ones(1, 1, size, size, device=device),
-                                                           record.size), masks)),
         }
+        if view == "crop":
+            candidates["crop window"] = ({"input_size": size},
+                                        lambda: _score(map_to_stimulus(torch.ones(1, 1, size, size, device=device),
+                                                                       record.size), masks))
         if record.has_observers:
             def observers():
                 maps, held_out = inter_observer_maps(record, observer_sigma_px, device=device)

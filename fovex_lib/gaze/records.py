@@ -73,6 +73,13 @@ class GazeRecord:
         if observers is not None:
             keep = np.isin(self.observer, np.atleast_1d(np.asarray(observers)))
         pixels = self.fixation_pixels()[keep]
+        height, width = self.size
+        outside = (pixels[:, 0] < 0) | (pixels[:, 0] >= height) | (pixels[:, 1] < 0) | (pixels[:, 1] >= width)
+        if outside.any():  # negative indices would silently wrap around to the other edge
+            first = self.fixations[keep][outside][0]
+            raise ValueError(f"image {self.image_id}: {int(outside.sum())} fixation(s) lie outside the "
+                             f"{height}x{width} stimulus (first: row {first[0]:.1f}, col {first[1]:.1f}); "
+                             "drop them first, e.g. with fixations_inside(record.fixations, record.size).")
         mask = torch.zeros(1, 1, *self.size, dtype=torch.bool)
         mask[0, 0, torch.from_numpy(pixels[:, 0]), torch.from_numpy(pixels[:, 1])] = True
         return mask
@@ -84,10 +91,11 @@ class GazeRecord:
                              "which fixation (e.g. MIT1003's fixation maps); per-observer data are unavailable.")
         return [self.fixations[self.observer == o] for o in range(self.num_observers)]
 
-    def load(self, size: int | None = None) -> torch.Tensor:
+    def load(self, size: int | None = None, crop: bool = True) -> torch.Tensor:
         """The stimulus as (1, 3, H, W) float32 in [0, 1]: original size by default, or
-        ``size`` with :func:`fovex_lib.images.load_image`'s shorter-side resize + centre crop."""
-        image = load_image(self.path, size=size)
+        ``size`` with :func:`fovex_lib.images.load_image`'s shorter-side resize + centre crop
+        (``crop=True``) or the whole stimulus squashed to ``size x size`` (``crop=False``)."""
+        image = load_image(self.path, size=size, crop=crop)
         if size is None and tuple(image.shape[-2:]) != tuple(self.size):
             raise ValueError(f"{self.path}: image is {tuple(image.shape[-2:])} but the record says {self.size}.")
         return image

@@ -1,0 +1,120 @@
+"""Confidence intervals and paired comparisons for the book's tables.
+
+Every comparison table shows, for each method, the mean over images with a **95%
+percentile-bootstrap confidence interval** (images resampled with replacement,
+``n_boot`` resamples from a seeded generator), and the **paired difference** to a
+reference method (FovEx): the per-image differences ``method - reference`` on the same
+images, with their own bootstrap interval. Pairing removes the image-to-image variation
+that both methods share, so a difference can be resolved even where the two intervals
+overlap.
+
+Wording rule of the book: a method is called better or worse than the reference only
+where the paired interval excludes 0 (:func:`verdict`); otherwise the difference is "not
+resolved" by these images.
+
+The same ``seed`` and number of images give the same resamples for every method, so the
+intervals of a table are computed on the same bootstrap draws.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its bootstrap confidence interval ``[low, high]`` over ``n`` values."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def _values(values, name: str = "values") -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.size == 0:
+        raise ValueError(f"{name} is empty: a confidence interval needs at least one value.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values ({int((~np.isfinite(array)).sum())} of "
+                         f"{array.size}); drop the undefined images explicitly before comparing.")
+    return array
+
+
+def bootstrap_ci(values, level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> Interval:
+    """Mean of ``values`` with a percentile-bootstrap interval at ``level`` (seeded)."""
+    array = _values(values)
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), e.g. 0.95, got {level!r}.")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 100:
+        raise ValueError(f"n_boot must be an int >= 100, got {n_boot!r}.")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // array.size)  # bounded memory for large n
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, array.size, size=(stop - start, array.size))
+        means[start:stop] = array[idx].mean(1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return Interval(float(array.mean()), float(low), float(high), int(array.size))
+
+
+def paired_difference(values, reference, level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> Interval:
+    """Bootstrap interval of the mean of ``values - reference`` (same images, same order)."""
+    a, b = _values(values), _values(reference, "reference")
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need the same images: got {a.size} and {b.size} values.")
+    return bootstrap_ci(a - b, level, n_boot, seed)
+
+
+def verdict(difference: Interval, higher_is_better: bool) -> str:
+    """``"better"`` / ``"worse"`` than the reference where the interval excludes 0, else ``"not resolved"``."""
+    if not difference.excludes_zero():
+        return "not resolved"
+    return "better" if (difference.mean > 0) == higher_is_better else "worse"
+
+
+def compare_methods(per_image: dict[str, np.ndarray], reference: str, higher_is_better: bool,
+                    level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> list[dict]:
+    """One row per method: ``method, n, mean, low, high`` and, for all but the reference,
+    ``diff, diff_low, diff_high, verdict`` against ``reference`` (values aligned by image)."""
+    if reference not in per_image:
+        raise KeyError(f"reference method {reference!r} is not among {list(per_image)}.")
+    ref = _values(per_image[reference], reference)
+    rows = []
+    for method, values in per_image.items():
+        ci = bootstrap_ci(values, level, n_boot, seed)
+        row = {"method": method, "n": ci.n, "mean": ci.mean, "low": ci.low, "high": ci.high}
+        if method != reference:
+            diff = paired_difference(values, ref, level, n_boot, seed)
+            row.update(diff=diff.mean, diff_low=diff.low, diff_high=diff.high,
+                       verdict=verdict(diff, higher_is_better))
+        rows.append(row)
+    return rows
+
+
+def format_comparison(rows: list[dict], title: str, reference: str, digits: int = 3) -> str:
+    """Fixed-width text: method, n, mean [95% CI], paired difference to the reference [95% CI], verdict."""
+    width = max(len("method"), *(len(r["method"]) for r in rows)) + 1
+    f = f".{digits}f"
+    head = f"{'method':<{width}}{'n':>5}  {'mean [95% CI]':>26}  {'minus ' + reference + ' [95% CI]':>29}  verdict"
+    lines = [title, head, "-" * (len(head) + 6)]
+    for r in rows:
+        mean = f"{r['mean']:{f}} [{r['low']:{f}}, {r['high']:{f}}]"
+        if "diff" in r:
+            diff = f"{r['diff']:+{f}} [{r['diff_low']:+{f}}, {r['diff_high']:+{f}}]"
+            tail = r["verdict"]
+        else:
+            diff, tail = "(reference)", ""
+        lines.append(f"{r['method']:<{width}}{r['n']:>5}  {mean:>26}  {diff:>29}  {tail}")
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""Bootstrap intervals and paired comparisons, checked against scipy.stats.bootstrap."""
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from fovex_lib.stats import Interval, bootstrap_ci, compare_methods, format_comparison, paired_difference, verdict
+
+
+def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
+    values = np.random.default_rng(1).gamma(2.0, 1.0, size=60)
+    ours = bootstrap_ci(values, n_boot=20000, seed=3)
+    ref = scipy_stats.bootstrap((values,), np.mean, n_resamples=20000, method="percentile",
+                                confidence_level=0.95, random_state=np.random.default_rng(9)).confidence_interval
+    width = ref.high - ref.low
+    assert ours.mean == pytest.approx(values.mean())
+    assert ours.low == pytest.approx(ref.low, abs=0.05 * width)
+    assert ours.high == pytest.approx(ref.high, abs=0.05 * width)
+
+
+def test_interval_is_seeded_and_covers_the_true_mean_about_95_percent_of_the_time():
+    values = np.arange(10.0)
+    assert bootstrap_ci(values, seed=5) == bootstrap_ci(values, seed=5)
+    rng = np.random.default_rng(0)
+    covered = 0
+    for i in range(200):
+        sample = rng.normal(1.0, 1.0, 40)
+        ci = bootstrap_ci(sample, n_boot=1000, seed=i)
+        covered += ci.low <= 1.0 <= ci.high
+    assert 0.88 <= covered / 200 <= 0.99
+
+
+def test_pairing_resolves_a_shift_that_the_separate_intervals_do_not():
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.0, 1.0, 50)           # large image-to-image spread shared by both methods
+    better = base + 0.1 + rng.normal(0, 0.02, 50)
+    a, b = bootstrap_ci(better), bootstrap_ci(base)
+    assert a.low < b.high                     # the intervals overlap
+    diff = paired_difference(better, base)
+    assert diff.excludes_zero() and diff.low > 0.08 and diff.high < 0.12
+    assert verdict(diff, higher_is_better=True) == "better"
+    assert verdict(diff, higher_is_better=False) == "worse"
+    assert verdict(Interval(0.01, -0.02, 0.04, 50), True) == "not resolved"
+
+
+def test_compare_methods_rows_and_table():
+    per_image = {"FovEx": np.array([0.5, 0.6, 0.7, 0.8]), "A": np.array([0.9, 1.0, 1.1, 1.2]),
+                 "B": np.array([0.5, 0.61, 0.69, 0.8])}
+    rows = compare_methods(per_image, "FovEx", higher_is_better=True, n_boot=1000)
+    assert [r["method"] for r in rows] == ["FovEx", "A", "B"]
+    assert "diff" not in rows[0]
+    assert rows[1]["diff"] == pytest.approx(0.4) and rows[1]["verdict"] == "better"
+    assert rows[2]["verdict"] == "not resolved"
+    text = format_comparison(rows, "NSS", "FovEx")
+    assert "(reference)" in text and "+0.400 [+0.400, +0.400]" in text
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        bootstrap_ci([])
+    with pytest.raises(ValueError, match="NaN"):
+        bootstrap_ci([1.0, float("nan")])
+    with pytest.raises(ValueError, match="same images"):
+        paired_difference([1.0, 2.0], [1.0])
+    with pytest.raises(KeyError, match="reference"):
+        compare_methods({"A": np.ones(3)}, "FovEx", True)
