@@ -157,9 +157,14 @@ def _parse(text: str):
         return text
 
 
-def load_table(path: str | os.PathLike, check_version: bool = True) -> StoredTable:
-    """Read a table written by :func:`save_table`; with ``check_version`` its results version
-    must equal :data:`RESULTS_VERSION` (:func:`check_results_version`)."""
+#: Columns read back as text even when they look like numbers (image ids such as "1001").
+TEXT_COLUMNS = ("image_id", "id", "method", "view", "model", "set")
+
+
+def load_table(path: str | os.PathLike, check_version: bool = True, text_columns=TEXT_COLUMNS) -> StoredTable:
+    """Read a table written by :func:`save_table`: numbers come back as floats, except the
+    ``text_columns``; with ``check_version`` its results version must equal
+    :data:`RESULTS_VERSION` (:func:`check_results_version`)."""
     path = Path(path)
     meta_path = _provenance_path(path)
     if not path.is_file() or not meta_path.is_file():
@@ -167,7 +172,7 @@ def load_table(path: str | os.PathLike, check_version: bool = True) -> StoredTab
                                 "line given in the chapter (python -m fovex_lib run ...).")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     with open(path, encoding="utf-8", newline="") as handle:
-        rows = [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        rows = [{k: v if k in text_columns else _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     if meta.get("rows") != len(rows):
         raise ValueError(f"{path} holds {len(rows)} rows but its provenance says {meta.get('rows')}: "
                          "the files do not belong together; re-run the command in the provenance.")

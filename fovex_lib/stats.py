@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison"]
+__all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison",
+           "per_image_values", "plot_comparison"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,50 @@ def format_comparison(rows: list[dict], title: str, reference: str, digits: int 
             diff, tail = "(reference)", ""
         lines.append(f"{r['method']:<{width}}{r['n']:>5}  {mean:>26}  {diff:>29}  {tail}")
     return "\n".join(lines)
+
+
+def per_image_values(rows: list[dict], metric: str, methods=None, key: str = "image_id",
+                     method_key: str = "method") -> dict[str, np.ndarray]:
+    """``{method: (N,) values}`` aligned by image, from per-image rows (``{image_id, method, metric}``).
+
+    Every method must have exactly one row per image of the same image set (else a ValueError
+    names what is missing), so the arrays can be compared image by image. ``methods`` selects
+    and orders the methods (default: their order of first appearance).
+    """
+    table: dict[str, dict] = {}
+    for row in rows:
+        per_method = table.setdefault(str(row[method_key]), {})
+        image = str(row[key])
+        if image in per_method:
+            raise ValueError(f"method {row[method_key]!r} has two rows for image {image!r}.")
+        per_method[image] = float(row[metric])
+    methods = list(table) if methods is None else list(methods)
+    missing = [m for m in methods if m not in table]
+    if missing:
+        raise ValueError(f"no rows for method(s) {missing}; the rows hold {list(table)}.")
+    images = sorted(table[methods[0]])
+    for m in methods[1:]:
+        if sorted(table[m]) != images:
+            only = sorted(set(images) ^ set(table[m]))[:5]
+            raise ValueError(f"methods {methods[0]!r} and {m!r} were scored on different images (e.g. {only}); "
+                             "paired comparisons need the same images.")
+    return {m: np.array([table[m][i] for i in images]) for m in methods}
+
+
+def plot_comparison(rows: list[dict], ax, title: str, reference: str, chance: float | None = None):
+    """Dot-and-whisker plot of each method's mean with its 95% interval; the reference's mean
+    as a dashed line, chance as a dotted one. Methods with a resolved difference to the
+    reference are drawn filled, unresolved ones hollow."""
+    labels = [r["method"] for r in rows][::-1]
+    for y, r in enumerate(rows[::-1]):
+        resolved = r.get("verdict") in ("better", "worse")
+        colour = "black" if r["method"] == reference else ("tab:blue" if resolved else "tab:grey")
+        ax.errorbar(r["mean"], y, xerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]], fmt="o", color=colour,
+                    mfc=colour if resolved or r["method"] == reference else "white", capsize=3)
+    ref = next(r for r in rows if r["method"] == reference)
+    ax.axvline(ref["mean"], color="black", ls="--", lw=0.8)
+    if chance is not None:
+        ax.axvline(chance, color="black", ls=":", lw=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_title(title, fontsize=10)
+    return ax

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from conftest import tiny_cnn
-from fovex_lib.metrics import (deletion, drop_increase, energy_pointing_game, evaluate_method, insertion,
-                               mask_images, pixel_ranks, summarise, trapezoid_auc)
+from fovex_lib.metrics import (curve_auc, deletion, drop_increase, energy_pointing_game, evaluate_method, insertion,
+                               make_substrate, mask_images, pixel_ranks, summarise, trapezoid_auc)
+from fovex_lib.models import ImageClassifier
 
 EPS = 0.01  # probability floor of the box model
 
@@ -42,6 +43,12 @@ class SumModel(nn.Module):
     def forward(self, x):
         s = self.a * x[:, 0].sum((1, 2))
         return torch.stack([s, torch.zeros_like(s), -s], 1)
+
+
+def classifier(seed=0):
+    """tiny_cnn behind an ImageClassifier (it has the mean / std the default substrates need)."""
+    return ImageClassifier(tiny_cnn(seed=seed), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+                           [f"c{i}" for i in range(5)], input_size=(64, 64), name=f"tiny{seed}").eval()
 
 
 def box_map(size, box):
@@ -132,15 +139,15 @@ def test_deletion_and_insertion_auc_closed_form():
     model = BoxIntactModel(BOX).double()
     image = torch.ones(1, 3, *SIZE, dtype=torch.float64)
     salient_box = box_map(SIZE, BOX)
-    step = 14  # divides A, so the curve's kinks fall on sample points and the trapezoid rule is exact
-    # box deleted first: p falls linearly from 1 to 0 over the first A pixels -> area (A / N) / 2
-    d = deletion(model, image, salient_box, target=0, step=step)
+    step = 4  # divides A and N: the kinks fall on sample points, the spacing is n_k / N, the trapezoid is exact
+    # box deleted first (to black): p falls linearly from 1 to 0 over the first A pixels -> area (A / N) / 2
+    d = deletion(model, image, salient_box, target=0, step=step, substrate="black")
     assert d.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * A / (2 * N), abs=1e-12)
     # box restored first from black: p rises over the first A pixels -> 1 - A / (2 N)
     i = insertion(model, image, salient_box, target=0, step=step, substrate="black")
     assert i.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * (1 - A / (2 * N)), abs=1e-12)
     # box deleted last: p stays 1 for N - A pixels -> 1 - A / (2 N); step 4 divides both A and N - A
-    d_last = deletion(model, image, 1 - salient_box, target=0, step=4)
+    d_last = deletion(model, image, 1 - salient_box, target=0, step=4, substrate="black")
     assert d_last.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * (1 - A / (2 * N)), abs=1e-12)
     # curve shape: includes the start (all intact) and the end (all deleted)
     assert d.scores.shape == (1, math.ceil(N / step) + 1)
@@ -151,14 +158,15 @@ def test_deletion_and_insertion_auc_closed_form():
 def test_default_step_is_one_row_and_last_step_may_be_short():
     model = BoxIntactModel(BOX).double()
     image = torch.ones(1, 3, *SIZE, dtype=torch.float64)
-    d = deletion(model, image, box_map(SIZE, BOX), target=0)
+    d = deletion(model, image, box_map(SIZE, BOX), target=0, substrate="black")
     assert d.step == SIZE[1] and d.scores.shape[1] == SIZE[0] + 1
     step = 24  # N = 256 = 10 * 24 + 16: 11 steps, the last one 16 pixels
-    d = deletion(model, image, box_map(SIZE, BOX), target=0, step=step)
+    d = deletion(model, image, box_map(SIZE, BOX), target=0, step=step, substrate="black")
     counts = np.minimum(np.arange(12) * step, N)
     p = EPS + (1 - 2 * EPS) * np.maximum(0.0, 1 - counts / A)
-    t = counts / N
+    t = np.arange(12) / 11  # RISE's uniform spacing k / K, also with a short last step
     expected = sum((t[k + 1] - t[k]) * (p[k] + p[k + 1]) / 2 for k in range(11))
+    assert expected == pytest.approx((p.sum() - p[0] / 2 - p[-1] / 2) / 11)  # RISE's auc formula
     assert d.fractions.numpy() == pytest.approx(t)
     assert d.scores[0].numpy() == pytest.approx(p, abs=1e-12)
     assert d.auc.item() == pytest.approx(expected, abs=1e-12)
@@ -169,12 +177,14 @@ def test_trapezoid_matches_numpy():
     p = torch.tensor([[0.2, 0.9, 0.4, 0.0]], dtype=torch.float64)
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy >= 2 renamed trapz
     assert trapezoid_auc(t, p).item() == pytest.approx(trapezoid(p[0].numpy(), t.numpy()))
+    uniform = torch.linspace(0, 1, 4, dtype=torch.float64)
+    assert curve_auc(p).item() == pytest.approx(trapezoid(p[0].numpy(), uniform.numpy()))
 
 
 def _naive_curve(model, image, saliency, target, step, substrate_image, kind):
-    """One forward pass per step, pixels ranked by numpy's stable argsort of -saliency."""
+    """One forward pass per step, pixels ranked as RISE: flip of numpy's (stable) ascending argsort."""
     h, w = image.shape[-2:]
-    order = np.argsort(-saliency.reshape(-1).numpy(), kind="stable")
+    order = np.flip(np.argsort(saliency.reshape(-1).numpy(), kind="stable")).copy()
     start, end = (image, substrate_image) if kind == "deletion" else (substrate_image, image)
     scores = []
     for k in range(math.ceil(h * w / step) + 1):
@@ -191,7 +201,7 @@ def test_batched_curves_equal_naive_loop(noise_images, kind):
     model = tiny_cnn(seed=1)
     gen = torch.Generator().manual_seed(4)
     maps = torch.rand(3, 1, 64, 64, generator=gen, dtype=torch.float64)
-    maps[1] = (maps[1] * 4).round() / 4  # many ties: raster order decides
+    maps[1] = (maps[1] * 4).round() / 4  # many ties: reverse raster order decides
     targets = [0, 3, 1]
     step = 256
     fn = deletion if kind == "deletion" else insertion
@@ -207,28 +217,32 @@ def test_batched_curves_equal_naive_loop(noise_images, kind):
     assert torch.allclose(alone.scores[0], got.scores[2], atol=1e-12)
 
 
-def test_insertion_default_substrate_is_the_blurred_image(noise_images):
-    from fovex_lib.foveation import gaussian_blur
-
-    model = tiny_cnn(seed=2)
+def test_default_substrates_are_rises(noise_images):
+    """Insertion starts from RISE's blur, deletion ends on the model's mean colour (tests/test_rise_exact.py
+    checks both against an independent RISE implementation)."""
+    model = classifier(seed=2)
+    x = noise_images[:1]
     maps = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    curve = insertion(model, noise_images[:1], maps, 0, step=4096)
+    ins = insertion(model, x, maps, 0, step=4096)
+    dele = deletion(model, x, maps, 0, step=4096)
     with torch.no_grad():
-        start = torch.softmax(model(gaussian_blur(noise_images[:1], 11, 5.0)), 1)[0, 0].item()
-        end = torch.softmax(model(noise_images[:1]), 1)[0, 0].item()
-    assert curve.scores[0].numpy() == pytest.approx([start, end], abs=1e-12)
-    assert curve.substrate == "blur"
+        p = lambda image: torch.softmax(model(image), 1)[0, 0].item()  # noqa: E731
+        blurred, grey = p(make_substrate(x, "blur", model)), p(model.mean.double().expand_as(x))
+        original = p(x)
+    assert ins.scores[0].numpy() == pytest.approx([blurred, original], abs=1e-12)
+    assert dele.scores[0].numpy() == pytest.approx([original, grey], abs=1e-12)
+    assert (ins.substrate, dele.substrate) == ("blur", "model_mean")
 
 
-def test_constant_map_is_flagged_and_ranked_in_raster_order(noise_images):
-    model = tiny_cnn(seed=1)
+def test_constant_map_is_flagged_and_ranked_in_reverse_raster_order(noise_images):
+    model = classifier(seed=1)
     constant = torch.full((1, 1, 64, 64), 0.5, dtype=torch.float64)
-    raster = -torch.arange(64 * 64, dtype=torch.float64).view(1, 1, 64, 64)  # strictly raster order
+    reverse = torch.arange(64 * 64, dtype=torch.float64).view(1, 1, 64, 64)  # last pixel most salient
     a = deletion(model, noise_images[:1], constant, 0, step=512)
-    b = deletion(model, noise_images[:1], raster, 0, step=512)
+    b = deletion(model, noise_images[:1], reverse, 0, step=512)
     assert a.constant_map.tolist() == [True] and b.constant_map.tolist() == [False]
     assert torch.allclose(a.scores, b.scores)
-    assert pixel_ranks(constant)[0, :5].tolist() == [0, 1, 2, 3, 4]
+    assert pixel_ranks(constant)[0, -5:].tolist() == [4, 3, 2, 1, 0]
 
 
 def test_curve_bad_inputs(noise_images):
@@ -338,7 +352,7 @@ class CountingExplainer:
 
 
 def test_evaluate_method_cache_and_shards(noise_images):
-    model = tiny_cnn()
+    model = classifier()
     ids = ["a", "b", "c"]
     regions = [[(0, 0, 32, 32)]] * 3
     settings = {"step": 1024}

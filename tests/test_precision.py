@@ -171,7 +171,8 @@ def test_channels_last_wrapper_changes_nothing_but_layout(noise_images):
     model = tiny_cnn(dtype=torch.float32)
     images = noise_images.float()
     maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1))
-    plain = deletion(model, images, maps, 0, step=512).scores
+    # tiny_cnn has no mean / std, so not the default (model-mean) substrate: black
+    plain = deletion(model, images, maps, 0, step=512, substrate="black").scores
     fast = deletion(with_precision(tiny_cnn(dtype=torch.float32), None, channels_last=True), images, maps, 0,
-                    step=512).scores
+                    step=512, substrate="black").scores
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-6)

@@ -17,7 +17,7 @@ def test_round_trip_with_provenance(tmp_path, monkeypatch):
             {"image_id": "1002", "method": "FovEx", "nss": float("nan"), "auc_judd": 0.6}]
     path = save_table(tmp_path / "t.csv", rows, meta)
     table = load_table(path)
-    assert table.rows[0] == {"image_id": 1001.0, "method": "FovEx", "nss": 1.234568, "auc_judd": 0.7}
+    assert table.rows[0] == {"image_id": "1001", "method": "FovEx", "nss": 1.234568, "auc_judd": 0.7}
     assert table.provenance["command"] == "python -m fovex_lib run 7 -p all_images True"
     assert table.provenance["results_version"] == RESULTS_VERSION
     assert table.provenance["wall_seconds"] == 12.3 and table.provenance["rows"] == 2

@@ -63,3 +63,20 @@ def test_bad_input_is_refused():
         paired_difference([1.0, 2.0], [1.0])
     with pytest.raises(KeyError, match="reference"):
         compare_methods({"A": np.ones(3)}, "FovEx", True)
+
+
+def test_per_image_values_aligns_by_image_and_refuses_gaps():
+    from fovex_lib.stats import per_image_values
+
+    rows = [{"image_id": "2", "method": "A", "nss": 2.0}, {"image_id": "1", "method": "A", "nss": 1.0},
+            {"image_id": "1", "method": "B", "nss": 10.0}, {"image_id": "2", "method": "B", "nss": 20.0}]
+    got = per_image_values(rows, "nss")
+    assert list(got) == ["A", "B"]
+    np.testing.assert_array_equal(got["A"], [1.0, 2.0])
+    np.testing.assert_array_equal(got["B"], [10.0, 20.0])
+    with pytest.raises(ValueError, match="different images"):
+        per_image_values(rows[:3], "nss")
+    with pytest.raises(ValueError, match="two rows"):
+        per_image_values(rows + rows[:1], "nss")
+    with pytest.raises(ValueError, match="no rows"):
+        per_image_values(rows, "nss", methods=["C"])

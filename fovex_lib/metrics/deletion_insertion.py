@@ -1,52 +1,79 @@
-"""Deletion and Insertion curves (Petsiuk et al. 2018, RISE).
+"""Deletion and Insertion curves (Petsiuk et al. 2018, RISE), as in the RISE reference code.
 
-The pixels of an image are ranked by its explanation map, highest first (ties keep
-raster order: top-left first). With :math:`N = HW` pixels and ``step`` pixels per
-step there are :math:`K = \\lceil N / \\text{step} \\rceil` steps; after step
-:math:`k` the first :math:`n_k = \\min(k \\cdot \\text{step}, N)` ranked pixels are
-changed.
+The definitions follow ``CausalMetric``, ``gkern`` and ``auc`` in ``evaluation.py`` of the
+authors' code (github.com/eclique/RISE), with its settings from the RISE evaluation notebook.
+There the model takes the *normalised* image :math:`z = (x - \\mu) / \\sigma` and the score is
+the softmax probability of class :math:`c`, the model's top-1 class on the unmodified image.
+Our functions take images :math:`x \\in [0, 1]` and a model that normalises them itself
+(:class:`fovex_lib.models.ImageClassifier`); :math:`\\mu, \\sigma` are that model's ``mean``
+and ``std``. ``target`` may name other classes; ``None`` (default) is RISE's top-1 class.
 
-* **Deletion**: start from the image and replace the ranked pixels by a *baseline*
-  (``substrate``, default ``"black"``: zeros, as in RISE). A faithful map removes the
-  evidence first, so the score falls fast: **lower AUC is better**.
-* **Insertion**: start from a *substrate* (default ``"blur"``: the image blurred with a
-  Gaussian of window 11 and sigma 5, as in the RISE reference code) and put the
-  ranked pixels of the original back. **Higher AUC is better**.
+**Ranking.** Pixels are changed in order of decreasing saliency. RISE takes
+``np.flip(np.argsort(saliency.reshape(-1)))``; numpy's default sort does not promise an
+order for tied values, so we fix one: the flip of a *stable* ascending sort. Ties therefore go
+*later raster index first* (bottom-right before top-left), and a constant map is changed in
+reverse raster order. This equals RISE whenever numpy leaves ties in place.
 
-At every step, *including the start* (:math:`k = 0`), the curve records the softmax
-probability of the target class, so a curve has :math:`K + 1` points at
-:math:`t_k = n_k / N \\in [0, 1]`. The area under the curve is the trapezoid rule on
-these points, :math:`\\text{AUC} = \\sum_k (t_{k+1} - t_k)(p_k + p_{k+1}) / 2`, a number in
-[0, 1].
+**Steps.** With :math:`N = HW` pixels and ``step`` pixels per step there are
+:math:`K = \\lceil N / \\text{step} \\rceil` steps. The curve has :math:`K + 1` points: at
+point :math:`k = 0, \\dots, K` the first :math:`\\min(k \\cdot \\text{step}, N)` ranked pixels
+are changed (the last step may be shorter than ``step``).
 
-Defaults: ``step = W`` (one image row's worth of pixels, 224 at 224x224, so 225 points),
-``substrate="black"`` for deletion and ``"blur"`` for insertion. Substrates are
-``"black"`` (zeros), ``"mean"`` (the image's mean colour per channel), ``"blur"``
-(Gaussian blur, ``blur_kernel_size`` 11, ``blur_sigma`` 5, reflect padding; RISE pads with
-zeros, so borders differ slightly), or a tensor of the images' shape.
+* **Deletion**: start from the image and replace the ranked pixels by the substrate.
+  Default ``"model_mean"``: RISE sets them to zero in the model's normalised space
+  (``torch.zeros_like``), which in [0, 1] space is the model's mean colour :math:`\\mu`.
+  A faithful map removes the evidence first, so the score falls fast: **lower AUC is better**.
+* **Insertion**: start from the substrate and put the ranked pixels of the original back.
+  Default ``"blur"``: RISE's ``conv2d(z, gkern(11, 5), padding=5)``, i.e. each channel of the
+  *normalised* image convolved with an 11 x 11 Gaussian kernel (sigma 5) with zero padding;
+  mapped back to [0, 1] space (:math:`\\sigma z' + \\mu`). Since the kernel sums to 1, this is
+  the [0, 1] image blurred with the model's mean colour as padding (not black, not
+  reflected), so it differs from a blur in [0, 1] space near the borders. **Higher AUC is
+  better**.
 
-All :math:`B (K + 1)` modified images are built on the fly and scored ``batch_size`` at a
-time (images and steps mixed in one queue), never one forward pass per step.
+``gkern(klen, nsig)`` is ``scipy.ndimage.gaussian_filter`` (sigma ``nsig``, mode
+``"reflect"``, truncate 4) applied to a ``klen x klen`` delta at the centre, in float32;
+:func:`rise_gaussian_kernel` computes the same kernel without scipy.
+
+**AUC.** RISE's ``auc(arr) = (arr.sum() - arr[0] / 2 - arr[-1] / 2) / (len(arr) - 1)``: the
+trapezoid rule with *uniform* spacing :math:`1 / K`, also when the last step is partial.
+:func:`curve_auc` is exactly that, and ``Curves.fractions`` are the matching abscissae
+:math:`t_k = k / K` (so plots and AUC agree); with a partial last step :math:`t_k` is then
+slightly more than the share of pixels changed, :math:`\\min(k \\cdot \\text{step}, N) / N`.
+
+Defaults: ``step = W`` (one image row's worth of pixels; RISE uses 224 at 224 x 224, so
+225 points), ``substrate="model_mean"`` for deletion and ``"blur"`` for insertion. Other
+substrates: ``"black"`` (zeros in [0, 1] space), ``"mean"`` (each image's own mean colour per
+channel), or a tensor of the images' shape in [0, 1] space (see :func:`make_substrate`).
+
+Where we differ from the RISE code: only in the tie order (fixed here, unspecified there),
+in accepting any ``target`` and any image size, and in the batching: all :math:`B (K + 1)`
+modified images are built on the fly and scored ``batch_size`` at a time on the model's
+device (images and steps mixed in one queue), never one forward pass per step.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .._checks import check_logits
 from ..explainer import eval_mode
-from ..foveation import gaussian_blur
 from ._common import _wide, check_maps, is_constant, prepare
 
-__all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "deletion", "insertion",
-           "perturbation_curves", "trapezoid_auc"]
+__all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "model_normalisation", "rise_gaussian_kernel",
+           "deletion", "insertion", "perturbation_curves", "curve_auc", "trapezoid_auc"]
 
-#: Named substrates / baselines accepted by :func:`make_substrate`.
-SUBSTRATES = ("black", "mean", "blur")
+#: Named substrates accepted by :func:`make_substrate` (``"model_mean"`` and ``"blur"`` need the model).
+SUBSTRATES = ("model_mean", "blur", "black", "mean")
+
+#: Attributes under which wrappers keep the wrapped model (ReducedPrecision: ``model``;
+#: ImageClassifier: ``net``; DataParallel / DistributedDataParallel: ``module``).
+_INNER = ("model", "net", "module")
 
 
 @dataclass
@@ -55,11 +82,11 @@ class Curves:
 
     Attributes:
         kind: ``"deletion"`` or ``"insertion"``.
-        fractions: (K + 1,) share of pixels changed at each point, from 0 to 1.
+        fractions: (K + 1,) abscissae ``k / K`` of the points (RISE's uniform spacing), from 0 to 1.
         scores: (B, K + 1) softmax probability of the target at each point (CPU).
-        auc: (B,) trapezoid area under each curve, in [0, 1].
+        auc: (B,) area under each curve (:func:`curve_auc`), in [0, 1].
         targets: (B,) explained classes.
-        constant_map: (B,) True where a map was constant (its ranking is raster order).
+        constant_map: (B,) True where a map was constant (its ranking is reverse raster order).
         step: pixels per step; substrate: the substrate's name (or ``"tensor"``).
     """
 
@@ -73,28 +100,128 @@ class Curves:
     substrate: str
 
 
+def curve_auc(scores: torch.Tensor) -> torch.Tensor:
+    """RISE's ``auc``: ``(sum(p) - p[0] / 2 - p[-1] / 2) / (K)`` along the last dimension (K + 1 points).
+
+    The trapezoid rule with uniform spacing ``1 / K`` between the points.
+    """
+    if scores.shape[-1] < 2:
+        raise ValueError(f"a curve needs at least 2 points for an area, got {scores.shape[-1]}.")
+    return (scores.sum(-1) - scores[..., 0] / 2 - scores[..., -1] / 2) / (scores.shape[-1] - 1)
+
+
 def trapezoid_auc(fractions: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """Trapezoid rule ``sum (t[k+1] - t[k]) (p[k] + p[k+1]) / 2`` along the last dimension."""
+    """Trapezoid rule ``sum (t[k+1] - t[k]) (p[k] + p[k+1]) / 2`` along the last dimension (any spacing)."""
     widths = fractions[1:] - fractions[:-1]
     return ((scores[..., 1:] + scores[..., :-1]) * widths.to(scores)).sum(-1) / 2
 
 
 def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
-    """(B, H*W) long: rank of each pixel, 0 = most salient; ties keep raster order."""
+    """(B, H*W) long: rank of each pixel, 0 = changed first (most salient).
+
+    The order is the flip of a stable ascending sort (RISE's ``np.flip(np.argsort(...))``
+    with ties fixed): ties go later raster index first.
+    """
     flat = maps.flatten(1)
-    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
+    order = torch.sort(flat, dim=1, stable=True).indices.flip(1)
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
     return ranks
 
 
-def make_substrate(images: torch.Tensor, substrate="black", blur_kernel_size: int = 11,
-                   blur_sigma: float = 5.0) -> torch.Tensor:
-    """The image each pixel is replaced by (deletion) or started from (insertion).
+def model_normalisation(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(mean, std)`` a model normalises its [0, 1] input with, each (1, C, 1, 1).
 
-    ``"black"``: zeros; ``"mean"``: each image's mean colour per channel; ``"blur"``:
-    :func:`fovex_lib.foveation.gaussian_blur` with ``blur_kernel_size`` (default 11) and
-    ``blur_sigma`` (default 5), the RISE settings; or a tensor of the images' shape in [0, 1].
+    Looks at ``model.mean`` / ``model.std`` and then through wrappers (the wrapped model under
+    ``.model``, ``.net`` or ``.module``, e.g. :class:`fovex_lib.precision.ReducedPrecision`
+    around an :class:`fovex_lib.models.ImageClassifier`).
+    """
+    current, path = model, "model"
+    for _ in range(16):  # wrappers do not nest deeper than this in practice
+        mean, std = getattr(current, "mean", None), getattr(current, "std", None)
+        if mean is not None and std is not None and not callable(mean) and not callable(std):
+            mean = torch.as_tensor(mean)
+            std = torch.as_tensor(std)
+            if mean.numel() not in (1, 3) or std.numel() not in (1, 3):
+                raise ValueError(f"{path}.mean / {path}.std must hold 1 or 3 values (per colour channel), "
+                                 f"got {mean.numel()} and {std.numel()}.")
+            if not (std > 0).all():
+                raise ValueError(f"{path}.std must be positive, got {std.flatten().tolist()}.")
+            return mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)
+        inner = next(((name, getattr(current, name)) for name in _INNER
+                      if isinstance(getattr(current, name, None), torch.nn.Module)), None)
+        if inner is None:
+            break
+        path, current = f"{path}.{inner[0]}", inner[1]
+    raise ValueError(
+        f"{type(model).__name__} has no 'mean' / 'std' attributes (nor a wrapped model under "
+        f"{' / '.join('.' + n for n in _INNER)} that has them), so the substrates 'model_mean' and 'blur' "
+        "(RISE's, defined in the model's normalised space) cannot be built. Use a model from "
+        "fovex_lib.load_model or fovex_lib.models.ImageClassifier(net, mean, std, ...), give your model "
+        "'mean' and 'std' attributes (the per-channel values it normalises [0, 1] images with), or pass "
+        "substrate='black', substrate='mean' or a substrate tensor instead.")
+
+
+def _reflect(index: int, size: int) -> int:
+    """scipy.ndimage's ``mode="reflect"`` (d c b a | a b c d | d c b a) for any integer index."""
+    index %= 2 * size
+    return index if index < size else 2 * size - 1 - index
+
+
+def rise_gaussian_kernel(size: int = 11, sigma: float = 5.0) -> torch.Tensor:
+    """RISE's ``gkern(size, sigma)`` for one channel: (size, size) float32, summing to 1 (up to rounding).
+
+    A ``size x size`` delta at the centre smoothed by ``scipy.ndimage.gaussian_filter(delta, sigma)``
+    (mode ``"reflect"``, truncate 4), computed here without scipy: the filter is separable and the
+    delta is the outer product of two 1-D deltas, so the kernel is the outer product of the 1-D
+    Gaussian (radius ``int(4 sigma + 0.5)``) folded back into the window by reflection.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
+        raise ValueError(f"blur_kernel_size must be an odd int >= 1 (RISE: 11), got {size!r}.")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"blur_sigma must be a positive number (RISE: 5), got {sigma!r}.")
+    radius = int(4.0 * float(sigma) + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 / float(sigma) ** 2 * offsets.astype(np.float64) ** 2)
+    weights /= weights.sum()
+    centre = size // 2
+    line = np.zeros(size)
+    for i in range(size):  # output[i] = sum_j w[j] * delta[reflect(i + j)]
+        for offset, weight in zip(offsets, weights):
+            if _reflect(i + int(offset), size) == centre:
+                line[i] += weight
+    return torch.from_numpy(np.outer(line, line).astype(np.float32))
+
+
+def _rise_blur(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """RISE's insertion substrate in [0, 1] space: normalise, per-channel blur with zero padding, unnormalise."""
+    channels = images.shape[1]
+    kernel = rise_gaussian_kernel(size, sigma).to(images).expand(channels, 1, size, size)
+    normalised = (images - mean) / std
+    blurred = F.conv2d(normalised, kernel, padding=size // 2, groups=channels)
+    return blurred * std + mean
+
+
+def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn.Module | None = None,
+                   blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> torch.Tensor:
+    """The image each pixel is replaced by (deletion) or started from (insertion), in [0, 1] space.
+
+    Args:
+        images: (B, 3, H, W) in [0, 1].
+        substrate: one of
+
+            * ``"model_mean"``: the model's mean colour everywhere (zero in the model's
+              normalised space; RISE's deletion substrate);
+            * ``"blur"``: RISE's insertion substrate, the normalised image convolved per channel
+              with :func:`rise_gaussian_kernel` (``blur_kernel_size``, ``blur_sigma``; default
+              11, 5) with zero padding, mapped back to [0, 1] (= a blur padded with the model's
+              mean colour);
+            * ``"black"``: zeros in [0, 1] space;
+            * ``"mean"``: each image's own mean colour per channel;
+            * a tensor of the images' shape in [0, 1] space.
+        model: the classifier; needed for ``"model_mean"`` and ``"blur"`` (its ``mean`` / ``std``,
+            found through wrappers by :func:`model_normalisation`).
+        blur_kernel_size, blur_sigma: the ``"blur"`` kernel.
     """
     if isinstance(substrate, torch.Tensor):
         if substrate.shape != images.shape:
@@ -103,13 +230,19 @@ def make_substrate(images: torch.Tensor, substrate="black", blur_kernel_size: in
         if not torch.isfinite(substrate).all():
             raise ValueError("the substrate tensor contains NaN or infinite values.")
         return substrate.to(images)
+    if not isinstance(substrate, str) or substrate not in SUBSTRATES:
+        raise ValueError(f"substrate must be one of {SUBSTRATES} or a tensor of the images' shape, got {substrate!r}.")
     if substrate == "black":
         return torch.zeros_like(images)
     if substrate == "mean":
         return images.mean(dim=(2, 3), keepdim=True).expand_as(images).clone()
-    if substrate == "blur":
-        return gaussian_blur(images, blur_kernel_size, blur_sigma)
-    raise ValueError(f"substrate must be one of {SUBSTRATES} or a tensor of the images' shape, got {substrate!r}.")
+    if model is None:
+        raise ValueError(f"substrate {substrate!r} is defined in the model's normalised space: pass the model "
+                         f"(make_substrate(images, {substrate!r}, model)), or use 'black', 'mean' or a tensor.")
+    mean, std = (t.to(images) for t in model_normalisation(model))
+    if substrate == "model_mean":
+        return mean.expand_as(images).clone()
+    return _rise_blur(images, mean, std, blur_kernel_size, blur_sigma)
 
 
 def _check_step(step, pixels: int, width: int) -> int:
@@ -129,14 +262,15 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
     """Deletion (``kind="deletion"``) or insertion (``kind="insertion"``) curves; see the module docstring.
 
     Args:
-        model: maps (B, 3, H, W) images in [0, 1] to (B, C) logits.
+        model: maps (B, 3, H, W) images in [0, 1] to (B, C) logits; for the default substrates it
+            needs the ``mean`` / ``std`` it normalises with (see :func:`model_normalisation`).
         images: (B, 3, H, W) in [0, 1].
         maps: (B, 1, H, W) finite maps of the images' size (any real values: only the
-            ranking matters). A constant map has no ranking; its pixels go in raster order
-            and ``Curves.constant_map`` flags it.
-        target: None (predicted class on the image), an int or B ints.
+            ranking matters). A constant map has no ranking; its pixels go in reverse raster
+            order and ``Curves.constant_map`` flags it.
+        target: None (predicted class on the image, as RISE), an int or B ints.
         step: pixels changed per step; None (default) = one row, W.
-        substrate: deletion baseline / insertion start; None = ``"black"`` for deletion and
+        substrate: deletion baseline / insertion start; None = ``"model_mean"`` for deletion and
             ``"blur"`` for insertion (RISE). See :func:`make_substrate`.
         blur_kernel_size, blur_sigma: the ``"blur"`` substrate (default 11, 5 as in RISE).
         batch_size: modified images per forward pass.
@@ -150,15 +284,15 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
     pixels = height * width
     step = _check_step(step, pixels, width)
     if substrate is None:
-        substrate = "black" if kind == "deletion" else "blur"
+        substrate = "model_mean" if kind == "deletion" else "blur"
     name = substrate if isinstance(substrate, str) else "tensor"
-    other = make_substrate(images, substrate, blur_kernel_size, blur_sigma)
+    other = make_substrate(images, substrate, model, blur_kernel_size, blur_sigma)
     start, end = (images, other) if kind == "deletion" else (other, images)
 
     ranks = pixel_ranks(maps.to(images.device)).view(batch, 1, height, width)
     n_steps = math.ceil(pixels / step)
-    counts = torch.clamp(torch.arange(n_steps + 1, device=images.device) * step, max=pixels)  # n_k
-    fractions = counts.double().cpu() / pixels
+    counts = torch.clamp(torch.arange(n_steps + 1, device=images.device) * step, max=pixels)  # pixels changed
+    fractions = torch.arange(n_steps + 1, dtype=torch.float64) / n_steps  # RISE's uniform spacing
 
     # One queue of (image, step) pairs, scored batch_size at a time.
     pairs = torch.cartesian_prod(torch.arange(batch, device=images.device),
@@ -168,19 +302,18 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
     with eval_mode(model), torch.no_grad():
         for lo in tqdm(chunks, desc=kind, disable=not progress, leave=False):
             b, k = pairs[lo:lo + batch_size].unbind(1)
-            changed = ranks[b] < counts[k].view(-1, 1, 1, 1)  # first n_k ranked pixels
+            changed = ranks[b] < counts[k].view(-1, 1, 1, 1)  # the first counts[k] ranked pixels
             probe = torch.where(changed, end[b], start[b])
             logits = check_logits(model(probe), probe.shape[0])
             scores[b, k] = F.softmax(_wide(logits), dim=1).gather(1, targets[b, None])[:, 0].double()
     scores = scores.cpu()
-    return Curves(kind, fractions, scores, trapezoid_auc(fractions, scores), targets.cpu(),
-                  is_constant(maps).cpu(), step, name)
+    return Curves(kind, fractions, scores, curve_auc(scores), targets.cpu(), is_constant(maps).cpu(), step, name)
 
 
 def deletion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, target=None,
-             step: int | None = None, substrate="black", batch_size: int = 64, progress: bool = False,
+             step: int | None = None, substrate="model_mean", batch_size: int = 64, progress: bool = False,
              **blur) -> Curves:
-    """Deletion curves: most salient pixels replaced by ``substrate`` first (default black).
+    """Deletion curves: most salient pixels replaced by ``substrate`` first (default the model's mean colour).
 
     Lower AUC is better. See :func:`perturbation_curves` for the arguments.
     """
@@ -191,7 +324,7 @@ def deletion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, t
 def insertion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, target=None,
               step: int | None = None, substrate="blur", batch_size: int = 64, progress: bool = False,
               **blur) -> Curves:
-    """Insertion curves: start from ``substrate`` (default blurred image), most salient pixels restored first.
+    """Insertion curves: start from ``substrate`` (default RISE's blur), most salient pixels restored first.
 
     Higher AUC is better. See :func:`perturbation_curves` for the arguments.
     """

@@ -6,7 +6,7 @@ a shard of the images (the shared protocol of chapters 6 and 7):
 
 * ``cache``: None (nothing stored) or an object with ``.get(key: dict) -> dict | None``
   and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.cache.ResultCache(directory)``.
-  One entry per (method, settings, model, image, size, target, metric settings, library
+  One entry per (method, settings, model, image, size, target, metric settings, results
   version); the value holds the image's metric values and the seconds each stage took.
 * ``shard``: None or ``"i/n"``: only images ``i, i + n, i + 2n, ...`` (0-based) are processed.
 
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..results import RESULTS_VERSION
 from ._common import check_batch_size, is_constant, shard_indices
 from .deletion_insertion import deletion, insertion
 from .drop_increase import MASK_MODES, drop_increase
@@ -34,10 +35,12 @@ __all__ = ["METRIC_DEFAULTS", "VALUE_NAMES", "MethodScores", "score_maps", "eval
 METRIC_DEFAULTS = {
     "mask_mode": "black",          # drop / increase: Grad-CAM++ multiplies the image by the map
     "step": None,                  # deletion / insertion pixels per step; None = one row (W)
-    "deletion_substrate": "black",  # RISE: deleted pixels set to zero
-    "insertion_substrate": "blur",  # RISE: insertion starts from a blurred image
-    "blur_kernel_size": 11,        # RISE blur window
-    "blur_sigma": 5.0,             # RISE blur sigma
+    # Deletion / insertion as in the RISE code (eclique/RISE evaluation.py, CausalMetric), whose
+    # model takes the normalised image z = (x - mean) / std:
+    "deletion_substrate": "model_mean",  # RISE: deleted pixels set to z = 0, i.e. the model's mean colour
+    "insertion_substrate": "blur",  # RISE: start from conv2d(z, gkern(11, 5)), zero padding in z
+    "blur_kernel_size": 11,        # RISE gkern window (klen)
+    "blur_sigma": 5.0,             # RISE gkern sigma (nsig)
 }
 
 #: Per-image values a scoring run produces, with the direction that is better.
@@ -163,8 +166,6 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         progress: progress bar over the image batches.
         keep_curves: also return the deletion / insertion curves (computed images only).
     """
-    from .. import __version__
-
     if len(ids) != images.shape[0]:
         raise ValueError(f"ids has {len(ids)} entries but there are {images.shape[0]} images.")
     check_batch_size(explain_batch)
@@ -178,7 +179,7 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         raise ValueError(f"regions lists {len(regions)} images but there are {images.shape[0]} images.")
 
     def key(i: int) -> dict:
-        return {"kind": "fovex_lib.metrics.evaluate_method", "version": __version__, "method": method,
+        return {"kind": "fovex_lib.metrics.evaluate_method", "version": RESULTS_VERSION, "method": method,
                 "method_settings": dict(method_settings or {}), "model": model_name, "image": ids[i],
                 "size": list(images.shape[-2:]), "target": target_list[i], "metrics": settings,
                 "ebpg": regions is not None}
