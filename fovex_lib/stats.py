@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison",
-           "per_image_values", "plot_comparison"]
+           "per_image_values", "plot_comparison", "format_metric_table"]
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,14 @@ def format_comparison(rows: list[dict], title: str, reference: str, digits: int 
 
 
 def per_image_values(rows: list[dict], metric: str, methods=None, key: str = "image_id",
-                     method_key: str = "method") -> dict[str, np.ndarray]:
+                     method_key: str = "method", drop_undefined: bool = False) -> dict[str, np.ndarray]:
     """``{method: (N,) values}`` aligned by image, from per-image rows (``{image_id, method, metric}``).
 
     Every method must have exactly one row per image of the same image set (else a ValueError
     names what is missing), so the arrays can be compared image by image. ``methods`` selects
-    and orders the methods (default: their order of first appearance).
+    and orders the methods (default: their order of first appearance). ``drop_undefined``
+    leaves out every image where some method's value is NaN (e.g. EBPG of an all-zero map),
+    so all methods keep the same images; the arrays' length tells how many remain.
     """
     table: dict[str, dict] = {}
     for row in rows:
@@ -146,7 +148,11 @@ def per_image_values(rows: list[dict], metric: str, methods=None, key: str = "im
             only = sorted(set(images) ^ set(table[m]))[:5]
             raise ValueError(f"methods {methods[0]!r} and {m!r} were scored on different images (e.g. {only}); "
                              "paired comparisons need the same images.")
-    return {m: np.array([table[m][i] for i in images]) for m in methods}
+    values = {m: np.array([table[m][i] for i in images]) for m in methods}
+    if drop_undefined:
+        keep = np.all([np.isfinite(v) for v in values.values()], axis=0)
+        values = {m: v[keep] for m, v in values.items()}
+    return values
 
 
 def plot_comparison(rows: list[dict], ax, title: str, reference: str, chance: float | None = None):
@@ -166,3 +172,41 @@ def plot_comparison(rows: list[dict], ax, title: str, reference: str, chance: fl
     ax.set_yticks(range(len(labels)), labels)
     ax.set_title(title, fontsize=10)
     return ax
+
+
+def format_metric_table(tables: dict[str, list[dict]], title: str, reference: str = "FovEx",
+                        digits: dict[str, int] | int = 3) -> str:
+    """Several metrics side by side, two lines per method: the mean with its 95% interval, and
+    below it the paired difference to the reference with its interval (``*``: the interval
+    excludes 0, i.e. the difference is resolved).
+
+    ``tables``: ``{column label: compare_methods(...) rows}``, the same methods in each.
+    ``digits``: decimals, one int or ``{column label: int}``.
+    """
+    labels = list(tables)
+    methods = [r["method"] for r in tables[labels[0]]]
+    by_label = {label: {r["method"]: r for r in rows} for label, rows in tables.items()}
+    width = max(len("method"), *(len(m) for m in methods), len(f"  minus {reference}")) + 1
+
+    def cells(label, method):
+        d = digits if isinstance(digits, int) else digits.get(label, 3)
+        r = by_label[label][method]
+        top = f"{r['mean']:.{d}f} [{r['low']:.{d}f}, {r['high']:.{d}f}]"
+        if "diff" not in r:
+            return top, ""
+        star = "*" if r["verdict"] != "not resolved" else " "
+        return top, f"{r['diff']:+.{d}f} [{r['diff_low']:+.{d}f}, {r['diff_high']:+.{d}f}]{star}"
+
+    grid = {(label, m): cells(label, m) for label in labels for m in methods}
+    col = {label: max(len(label), *(len(x) for m in methods for x in grid[label, m])) + 2 for label in labels}
+    ns = sorted({r["n"] for rows in tables.values() for r in rows})
+    lines = [f"{title} (n = {', '.join(map(str, ns))} images; mean [95% CI]; "
+             f"second line: minus {reference} [95% CI], * = resolved)"]
+    lines.append(f"{'method':<{width}}" + "".join(f"{label:>{col[label]}}" for label in labels))
+    lines.append("-" * (width + sum(col.values())))
+    for m in methods:
+        lines.append(f"{m:<{width}}" + "".join(f"{grid[label, m][0]:>{col[label]}}" for label in labels))
+        if m != reference:
+            lines.append(f"{'  minus ' + reference:<{width}}" + "".join(f"{grid[label, m][1]:>{col[label]}}"
+                                                                        for label in labels))
+    return "\n".join(lines)

@@ -80,3 +80,17 @@ def test_per_image_values_aligns_by_image_and_refuses_gaps():
         per_image_values(rows + rows[:1], "nss")
     with pytest.raises(ValueError, match="no rows"):
         per_image_values(rows, "nss", methods=["C"])
+
+
+def test_metric_table_and_undefined_values():
+    from fovex_lib.stats import format_metric_table, per_image_values
+
+    rows = [{"image_id": str(i), "method": m, "x": v, "y": (float("nan") if (m, i) == ("B", 0) else v)}
+            for i in range(5) for m, v in (("FovEx", i), ("B", i + 1.0))]
+    ys = per_image_values(rows, "y", drop_undefined=True)
+    assert len(ys["FovEx"]) == len(ys["B"]) == 4
+    tables = {"X": compare_methods(per_image_values(rows, "x"), "FovEx", True, n_boot=200),
+              "Y": compare_methods(ys, "FovEx", False, n_boot=200)}
+    text = format_metric_table(tables, "demo", digits={"X": 1, "Y": 2})
+    assert "n = 4, 5 images" in text
+    assert "+1.0 [+1.0, +1.0]*" in text and "+1.00 [+1.00, +1.00]*" in text
