@@ -20,11 +20,19 @@ Pretrained weights come from ``weights=PATH`` (a ``.safetensors`` file or a
 PyTorch state dict, loaded with ``weights_only=True``) or, when ``weights`` is
 None, from the library's own download/cache (torch hub or Hugging Face hub).
 Without network or cache this raises an error that says how to provide them.
-``pretrained=False`` gives random weights (for timing).
+For timm models (``vit_b_16`` and other timm names) the Hugging Face hub is first
+probed with one short request (:data:`HUB_PROBE_TIMEOUT` seconds, default 3); when it
+does not answer, the weights are looked up in the local cache only
+(``HF_HUB_OFFLINE``), so an offline machine gets the error at once instead of after
+a minute of retries. ``pretrained=False`` gives random weights (for timing).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 import torch
@@ -37,6 +45,9 @@ _MODELS: dict[str, Callable[..., "ImageClassifier"]] = {}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+HUB_PROBE_TIMEOUT = 3.0
+"""Seconds to wait for the Hugging Face hub before treating this machine as offline (set to change)."""
 
 
 def imagenet_classes() -> list[str]:
@@ -104,7 +115,13 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
-        return load_file(path, device="cpu")
+        try:
+            return load_file(path, device="cpu")
+        except Exception as err:  # safetensors raises SafetensorError for a bad header, truncated data, ...
+            raise ValueError(f"could not read weights from {path!r}: it is not a valid .safetensors file "
+                             f"({type(err).__name__}: {err}). The file is probably truncated or corrupt "
+                             "(e.g. an interrupted download) or not a weights file at all: download it "
+                             "again, or check that the path points at the right file.") from err
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle with arbitrary objects, truncated files, ...
@@ -119,10 +136,10 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def _missing_weights(name: str, err: Exception, how: str) -> RuntimeError:
+def _missing_weights(name: str, err: Exception, how: str, why: str = "This machine may be offline.") -> RuntimeError:
     return RuntimeError(
         f"could not get pretrained weights for {name!r} ({type(err).__name__}: {err}). "
-        f"This machine may be offline. Either {how}, or pass a local file: "
+        f"{why} Either {how}, or pass a local file: "
         f"load_model({name!r}, weights='path/to/weights.safetensors' or '.pth'), "
         f"or use load_model({name!r}, pretrained=False) for random weights."
     )
@@ -179,6 +196,47 @@ def _resnet50(pretrained: bool = True, weights=None) -> ImageClassifier:
     return ImageClassifier(net, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes(), (224, 224), "resnet50")
 
 
+def _hub_reachable(timeout: float | None = None) -> bool:
+    """Whether the Hugging Face hub answers one HEAD request within ``timeout`` seconds.
+
+    ``timeout`` defaults to :data:`HUB_PROBE_TIMEOUT`. Any HTTP answer, even an error
+    status, counts as reachable; a DNS failure, a refused connection or silence does not.
+    The request honours ``HF_ENDPOINT`` and the usual proxy variables, and runs in a
+    background thread so that a slow name lookup cannot stretch the wait either.
+    """
+    from huggingface_hub import constants
+
+    timeout = HUB_PROBE_TIMEOUT if timeout is None else timeout
+    answered = []
+
+    def probe():
+        try:
+            with urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=timeout):
+                answered.append(True)
+        except urllib.error.HTTPError:
+            answered.append(True)
+        except Exception:  # URLError, timeouts, bad endpoint: not reachable
+            pass
+
+    thread = threading.Thread(target=probe, name="fovex-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answered)
+
+
+@contextlib.contextmanager
+def _hub_offline(enabled: bool):
+    """Within the block, huggingface_hub uses cached files only and makes no request (``HF_HUB_OFFLINE``)."""
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = saved or enabled
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
+
+
 def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageClassifier:
     import timm
 
@@ -186,11 +244,25 @@ def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageCl
         raise ValueError(f"unknown model {name!r}: not one of {list_models()} nor a timm model name "
                          "(see timm.list_models()).")
     if pretrained and weights is None:
+        from huggingface_hub import constants
+
+        # Fail fast offline: without an answer from the hub, look in the local cache only
+        # (instead of a minute of Hugging Face retries).
+        why = "This machine may be offline."
+        if constants.HF_HUB_OFFLINE:
+            offline, why = True, "HF_HUB_OFFLINE is set and the weights are not in the local Hugging Face cache."
+        elif not _hub_reachable():
+            offline = True
+            why = (f"The Hugging Face hub ({constants.ENDPOINT}) did not answer within {HUB_PROBE_TIMEOUT:g} s, "
+                   "so this machine seems to be offline, and the weights are not in the local cache.")
+        else:
+            offline = False
         try:
-            net = timm.create_model(timm_name, pretrained=True)
+            with _hub_offline(offline):
+                net = timm.create_model(timm_name, pretrained=True)
         except Exception as err:
-            raise _missing_weights(name, err, "connect to the internet once so timm can download and "
-                                   "cache the weights from the Hugging Face hub") from err
+            raise _missing_weights(name, err, "connect to the internet once so timm can download and cache "
+                                   "the weights from the Hugging Face hub", why) from err
     else:
         net = timm.create_model(timm_name, pretrained=False)
         if pretrained:

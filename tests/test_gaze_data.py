@@ -269,9 +269,10 @@ def test_interrupted_download_leaves_nothing(tmp_path):
             return super().read(64)
 
     dest = tmp_path / "file.bin"
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(dl.DownloadError, match="http://example/file") as info:   # retried, then names the URL
         download_file("http://example/file", dest, "sha256:" + "0" * 64, opener=lambda url: Broken(b"x" * 1000),
-                      progress=False)
+                      progress=False, retries=1, backoff=0)
+    assert isinstance(info.value.__cause__, ConnectionResetError)
     assert list(tmp_path.iterdir()) == []
 
 

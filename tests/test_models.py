@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fovex_lib import load_image, load_model
+from fovex_lib import load_image, load_model, models
 from fovex_lib.models import ImageClassifier, imagenet_classes, load_state_dict_file
 
 
@@ -70,6 +70,7 @@ def test_vit_b_16_without_weights_says_how_to_provide_them(monkeypatch):
         return real(name, pretrained=False, **kwargs)
 
     monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setattr(models, "_hub_reachable", lambda timeout=None: True)   # no real probe in tests
     with pytest.raises(RuntimeError, match="vit_b_16.*offline"):
         load_model("vit_b_16")
     model = load_model("vit_b_16", pretrained=False)

@@ -22,7 +22,11 @@ its stimulus, an unreadable file, or a map without any fixated pixel.
 Download (:func:`download_mit1003`): ``ALLSTIMULI.zip`` is checked against the MD5
 that pysaliency's MIT1003 loader uses (the only published digest we know);
 ``ALLFIXATIONMAPS.zip`` has no published digest, so its SHA-256 is recorded in
-``<root>/mit1003/SHA256SUMS`` on first download and later downloads must match it.
+``<root>/mit1003/SHA256SUMS`` on first download (trust on first use) and later
+downloads must match it. The digest is recorded only after the archive has been
+read and fully extracted (every member checked against its CRC): a cut-off or
+damaged archive is deleted and never pins its digest, so simply running the
+download again fixes it.
 """
 from __future__ import annotations
 
@@ -32,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .download import data_root, download_file, extract_zip
+from .download import (DEFAULT_MAX_EXTRACT_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ChecksumError, data_root,
+                       download_file, extract_zip)
 from .records import GazeDataset, GazeRecord
 
 __all__ = ["MIT1003_URL", "MIT1003_ARCHIVES", "load_mit1003", "download_mit1003", "mit1003_dir"]
@@ -64,13 +69,36 @@ def _recorded_sums(path: Path) -> dict[str, str]:
     return sums
 
 
+def _write_sums(path: Path, recorded: dict[str, str]) -> None:
+    """Write ``SHA256SUMS`` atomically (temporary file + rename)."""
+    lines = ["# SHA-256 of the MIT1003 archives as first downloaded (trust on first use)"]
+    lines += [f"{v.split(':', 1)[1]}  {k}" for k, v in sorted(recorded.items())]
+    tmp = path.with_suffix(".part")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def download_mit1003(root: str | os.PathLike | None = None, opener=None, base_url: str = MIT1003_URL,
-                     keep_archives: bool = False, progress: bool = True) -> Path:
+                     keep_archives: bool = False, progress: bool = True, *,
+                     timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                     max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES) -> Path:
     """Download and unpack the stimuli and fixation-map archives into ``mit1003_dir(root)``.
 
     Each archive is downloaded atomically and checked (module docstring), then
     unpacked atomically; the archive is deleted afterwards unless ``keep_archives``.
-    ``opener`` / ``base_url`` let tests serve a fabricated archive.
+    An archive without a published digest has its SHA-256 recorded in ``SHA256SUMS``
+    only once it has been extracted completely; a damaged archive is deleted and
+    raises ``ValueError`` (run again to download it anew).
+
+    Args:
+        root: data folder (see :func:`fovex_lib.gaze.download.data_root`).
+        opener, base_url: let tests serve a fabricated archive.
+        keep_archives: keep the ``.zip`` files after extraction.
+        progress: show download progress bars.
+        timeout, retries: per connect/read timeout in seconds and number of retries of
+            :func:`~fovex_lib.gaze.download.download_file` (defaults 60 s and 3).
+        max_bytes: largest total uncompressed size accepted per archive
+            (:func:`~fovex_lib.gaze.download.extract_zip`; default 4 GiB).
     """
     target = mit1003_dir(root)
     target.mkdir(parents=True, exist_ok=True)
@@ -79,18 +107,28 @@ def download_mit1003(root: str | os.PathLike | None = None, opener=None, base_ur
     for archive, (folder, checksum) in MIT1003_ARCHIVES.items():
         if (target / folder).is_dir():
             continue
+        pinned = checksum is None and archive in recorded   # digest from our own first download
         checksum = checksum or recorded.get(archive)
-        dest = target / archive
-        sha256 = download_file(base_url + archive, dest, checksum, allow_unverified=checksum is None,
-                               opener=opener, progress=progress)
-        if archive not in recorded:
+        dest, url = target / archive, base_url + archive
+        try:
+            sha256 = download_file(url, dest, checksum, allow_unverified=checksum is None, opener=opener,
+                                   progress=progress, timeout=timeout, retries=retries)
+        except ChecksumError as err:
+            if not pinned:
+                raise
+            raise ChecksumError(f"{err} The expected digest was recorded in {sums_path} at the first download; "
+                                f"if the archive changed upstream, or that first download was damaged, delete "
+                                f"the line for {archive} in {sums_path} and run again.") from err
+        try:
+            extract_zip(dest, target, folders=(folder,), max_bytes=max_bytes)
+        except ValueError as err:
+            dest.unlink(missing_ok=True)
+            raise ValueError(f"MIT1003 archive {archive} downloaded from {url} cannot be used: {err} The archive "
+                             "was deleted and its digest not recorded; run download_mit1003 again to download "
+                             "it anew.") from err
+        if archive not in recorded:   # trust on first use, now that the archive is known to be complete
             recorded[archive] = f"sha256:{sha256}"
-            lines = ["# SHA-256 of the MIT1003 archives as first downloaded (trust on first use)"]
-            lines += [f"{v.split(':', 1)[1]}  {k}" for k, v in sorted(recorded.items())]
-            tmp = sums_path.with_suffix(".part")
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            os.replace(tmp, sums_path)
-        extract_zip(dest, target, folders=(folder,))
+            _write_sums(sums_path, recorded)
         if not keep_archives:
             dest.unlink()
     return target

@@ -31,7 +31,8 @@ Download (:func:`download_osie`): from the repository at a pinned commit, every 
 checked against the SHA-256 list shipped in ``osie_sha256.txt``. That list covers
 ``eye/fixations.mat`` and stimuli 1001-1500 (the copy available to this project);
 stimuli 1501-1700 have no recorded digest and are fetched only with
-``all_images=True``, checked to be 800x600 images instead.
+``all_images=True``, checked instead to decode completely (a cut-off JPEG is
+refused) as 800x600 images.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .download import data_root, download_file
+from .download import DEFAULT_RETRIES, DEFAULT_TIMEOUT, data_root, download_file
 from .records import GazeDataset, GazeRecord, fixations_inside
 
 __all__ = ["OSIE_SIZE", "OSIE_OBSERVERS", "OSIE_URL", "load_osie", "download_osie", "osie_dir",
@@ -76,15 +77,18 @@ def osie_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 def download_osie(root: str | os.PathLike | None = None, all_images: bool = False, opener=None,
-                  base_url: str = OSIE_URL, progress: bool = True) -> Path:
+                  base_url: str = OSIE_URL, progress: bool = True, *, timeout: float = DEFAULT_TIMEOUT,
+                  retries: int = DEFAULT_RETRIES) -> Path:
     """Download OSIE into ``osie_dir(root)``; files already there with the right digest are kept.
 
     Args:
         root: data folder (see :func:`fovex_lib.gaze.download.data_root`).
         all_images: also fetch stimuli 1501-1700, which have no recorded digest (each is
-            checked to decode as an 800x600 image).
+            checked to decode completely as an 800x600 image).
         opener, base_url: for tests (a fake opener / a ``file://`` mirror of the ``data/`` folder).
         progress: progress bar over files.
+        timeout, retries: per connect/read timeout in seconds and number of retries of
+            :func:`~fovex_lib.gaze.download.download_file` (defaults 60 s and 3).
     """
     from tqdm.auto import tqdm
 
@@ -97,17 +101,18 @@ def download_osie(root: str | os.PathLike | None = None, all_images: bool = Fals
         dest = target / name
         checksum = sums.get(name)
         download_file(base_url + name, dest, checksum, allow_unverified=checksum is None,
-                      opener=opener, progress=False)
+                      opener=opener, progress=False, timeout=timeout, retries=retries)
         if checksum is None:
             _check_stimulus(dest)
     return target
 
 
 def _check_stimulus(path: Path) -> None:
+    """Decode the whole image (``Image.verify`` would pass a cut-off JPEG) and check its size;
+    a bad file is removed and raises ``ValueError``."""
     try:
         with Image.open(path) as img:
-            img.verify()
-        with Image.open(path) as img:
+            img.load()   # full decode: raises on a truncated file
             size = img.size
     except Exception as err:  # Pillow raises many types for broken files
         path.unlink(missing_ok=True)
