@@ -15,18 +15,34 @@ takes the shard from ``torchrun`` (``RANK``/``WORLD_SIZE``) or a job array (Slur
 under ``torchrun`` each process's kernel sees only the GPU ``LOCAL_RANK`` (through
 ``CUDA_VISIBLE_DEVICES``), so ``-p device cuda`` is right for every process.
 
-Exit status: 0 when every run succeeded, 1 when one or more runs failed, 2 for a usage
-or validation error (nothing was run).
+Exit status: 0 when every run succeeded, 1 when one or more runs failed (their files are
+marked as failed), 2 for a usage or validation error (nothing was run: unknown parameter
+or kernel, bad value or ``--timeout``, an output folder that cannot be written, a bad
+``--shard`` or shard environment variable), 130 / 143 when SIGINT (Ctrl-C) / SIGTERM
+stopped the run (nothing was written for the run in progress; see :mod:`fovex_lib.runner`).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
 
-from .runner import format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, resolve_chapter, \
-    run_chapter
+from .runner import RunInterrupted, format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, \
+    resolve_chapter, run_chapter
+
+
+def _timeout(text: str) -> float:
+    """``--timeout``: a positive, finite number of seconds (argparse reports anything else, exit status 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expects a positive number of seconds per cell, got {text!r} "
+                                         "(leave --timeout out for no limit)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-widgets", action="store_true",
                      help="also execute the chapter's live-widget cells (left out of reports by default)")
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's, python3)")
-    run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: no limit)")
+    run.add_argument("--timeout", type=_timeout, default=None, help="seconds allowed per cell (default: no limit)")
     return parser
 
 
@@ -91,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                               overwrite=args.overwrite, shard=_shard(args.shard), html=not args.no_html,
                               kernel_name=args.kernel, timeout=args.timeout, raw=True,
                               keep_widgets=args.keep_widgets)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    except RunInterrupted as stop:
+        print(f"\nstopped: {stop}", file=sys.stderr)
+        for r in stop.results:
+            print(f"  {'ok    ' if r.ok else 'FAILED'} {r.seconds:7.1f} s  {r.notebook}", file=sys.stderr)
+        return stop.exit_code
+    except (ValueError, TypeError, OSError) as err:  # OSError includes FileNotFoundError, FileExistsError
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [r for r in results if not r.ok]

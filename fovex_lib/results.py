@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["RESULTS_VERSION", "StoredTable", "provenance", "save_table", "load_table", "check_results_version",
-           "device_description", "atomic_write_text"]
+           "device_description", "atomic_write_text", "atomic_write_bytes"]
 
 #: Changes whenever results can change (see the module docstring). Format: date-counter.
 RESULTS_VERSION = "2026-11-30.1"
@@ -47,6 +47,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

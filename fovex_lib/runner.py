@@ -11,19 +11,34 @@ calls :func:`run_chapter`, which
    ``name = literal  # comment`` lines) and validates every requested value *before*
    anything runs: an unknown name or a value of the wrong type raises a ValueError
    that lists the chapter's parameters with their defaults;
-4. executes the notebook with papermill, with the chapter's folder as working
-   directory (as in the book), and writes the executed notebook and an HTML report
-   (nbconvert) into the output folder;
+4. executes the notebook with papermill (into a temporary folder), with the chapter's
+   folder as working directory (as in the book), and then writes the executed notebook
+   and an HTML report (nbconvert) into the output folder;
 5. with a grid, runs one report per combination of values; a failed run is reported
-   (its notebook and HTML still show the error) and the other runs go on.
+   (its notebook and HTML show the error) and the other runs go on.
+
+What is left under the final names (``<stem>.ipynb``, ``<stem>.html``):
+
+* a finished run: its complete notebook and report (metadata ``fovex_run.status`` = ``"ok"``);
+* a failed run (an error in a cell, a cell timeout, a dead kernel): its notebook and
+  report, clearly marked: a first cell "This run FAILED ..." with the error, and
+  ``fovex_run.status`` = ``"failed"``;
+* an interrupted run (SIGINT / Ctrl-C or SIGTERM, e.g. a cluster's time limit): nothing
+  new. The kernel is shut down, the temporary folder is removed and
+  :class:`RunInterrupted` is raised (the command line exits with 130 or 143); the runs of
+  a grid that finished before stay.
+
+Every output is written to a temporary file in the output folder and renamed into place
+(``os.replace``), so a full disk or a kill never leaves a truncated file under a final name.
 
 Cells tagged ``widget`` (the chapters' live ipywidgets controls) are replaced by a note
 in batch runs (:func:`drop_widget_cells`; ``keep_widgets=True`` / ``--keep-widgets``
 executes them): a report is static, and executing ``interact`` cells headless can hang
 the notebook client now and then (jupyter/nbclient#312, seen here too).
 
-Existing outputs are never overwritten unless ``overwrite=True``; the check covers all
-runs of a grid and happens before the first one starts.
+Existing outputs are never overwritten unless ``overwrite=True``; that check, the output
+folder (it must be creatable and writable), the kernel (it must exist) and the timeout (a
+positive number) cover all runs of a grid and happen before the first one starts.
 
 Type rules (the default's type decides): bool takes ``True/False`` (also
 ``true/false/1/0/yes/no`` on the command line); int takes whole numbers; float takes
@@ -38,18 +53,22 @@ from __future__ import annotations
 import ast
 import contextlib
 import itertools
+import math
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Parameter", "RunResult", "book_root", "list_chapters", "resolve_chapter", "load_chapter",
-           "read_parameters", "parse_value", "validate_parameters", "parse_grid", "grid_combinations",
-           "output_stem", "run_chapter", "format_parameters", "drop_widget_cells"]
+__all__ = ["Parameter", "RunResult", "RunInterrupted", "book_root", "list_chapters", "resolve_chapter",
+           "load_chapter", "read_parameters", "parse_value", "validate_parameters", "parse_grid",
+           "grid_combinations", "output_stem", "run_chapter", "format_parameters", "drop_widget_cells",
+           "check_timeout", "check_kernel"]
 
 
 
@@ -86,6 +105,24 @@ class RunResult:
     error: str = ""
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A chapter run was stopped by SIGINT (Ctrl-C) or SIGTERM.
+
+    Nothing was written under the final names of the run in progress; its kernel was shut
+    down and the temporary folder removed. ``results`` holds the runs that finished before
+    (a grid), ``signal_name`` the signal and ``exit_code`` the conventional exit status
+    (128 + the signal number: 130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int, results: list[RunResult]):
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.results = results
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {self.signal_name}: the run in progress wrote no output; "
+                         f"{len(results)} earlier run(s) finished.")
 
 
 # --------------------------------------------------------------------------- chapters
@@ -290,12 +327,17 @@ def grid_combinations(grid: dict[str, list]) -> list[dict]:
 
 
 def output_stem(chapter: Path, varying: dict, shard: str | None = None) -> str:
-    """File name stem of a run: the chapter stem, then ``__name=value`` per grid value and the shard."""
+    """File name stem of a run: the chapter stem, then ``__name=value`` per grid value and the shard.
+
+    Equivalent shard specs give the same name (``"0/2"``, ``"00/2"``, ``" 0/2"``: ``shard-0-of-2``).
+    """
+    from .cache import parse_shard
+
     parts = [chapter.stem]
     for name, value in varying.items():
         parts.append(f"{name}={value}")
     if shard is not None:
-        index, count = shard.split("/")
+        index, count = parse_shard(shard)
         parts.append(f"shard-{index}-of-{count}")
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts))
 
@@ -340,12 +382,148 @@ def _kernel_environment():
                 os.environ[k] = v
 
 
-def _write_html(notebook_path: Path, html_path: Path) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
+def check_timeout(timeout) -> float | None:
+    """``timeout`` (seconds per cell) as a float, or None for no limit; ValueError unless positive and finite."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds per cell (or None / no --timeout for no "
+                         f"limit), got {timeout!r}.")
+    return float(timeout)
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
-    html_path.write_text(body, encoding="utf-8")
+
+def check_kernel(kernel_name: str | None, notebook=None) -> str:
+    """The Jupyter kernel a run will use (``kernel_name``, else the notebook's); ValueError when it does not exist.
+
+    The error lists the installed kernels and how to add one.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel_name
+    if name is None and notebook is not None:
+        name = notebook.metadata.get("kernelspec", {}).get("name")
+    if not name:
+        raise ValueError("the chapter names no Jupyter kernel (metadata.kernelspec.name); pass one with --kernel "
+                         "(kernel_name=...), e.g. python3.")
+    with _kernel_environment():
+        manager = KernelSpecManager()
+        try:
+            manager.get_kernel_spec(name)
+        except NoSuchKernel:
+            available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+            raise ValueError(f"there is no Jupyter kernel named {name!r} (installed: {available}). Pick one of "
+                             f"those, or install it, e.g. python -m ipykernel install --user --name {name}.") from None
+    return name
+
+
+def _prepare_output_dir(out: Path) -> None:
+    """Create the output folder and make sure a file can be written in it (ValueError otherwise)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} exists and is not a folder; choose a folder for -o (output_dir).")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"output folder {str(out)!r} cannot be created: {str(blocker)!r} is a file, not a folder. "
+                         "Choose another folder for -o (output_dir).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".fovex-write-test-", dir=out)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}. Choose a folder you "
+                         "can write to for -o (output_dir).") from None
+
+
+class _Stop(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM while a run is going on (SIGINT raises KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Turn the first SIGINT / SIGTERM into an exception (so that ``finally`` blocks clean up).
+
+    Later signals are ignored while the run cleans up (shutting the kernel down, removing
+    the temporary folder), which takes a few seconds at most. Outside the main thread
+    (where Python delivers no signals) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def handler(signum, frame):
+        if stopping:
+            return  # already cleaning up after the first signal
+        stopping.append(signum)
+        raise _Stop(signum)
+
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+def _settle_interrupted_cell() -> None:
+    """Quietly finish the cell task an interrupt left on nbclient's event loop.
+
+    The interrupt leaves nbclient waiting for the cell's reply; once the kernel is shut
+    down that task ends with ``DeadKernelError``, which asyncio would print at exit as
+    "Task exception was never retrieved". Best effort: any problem here is ignored.
+    """
+    import asyncio
+
+    with contextlib.suppress(Exception):
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        if loop.is_running() or loop.is_closed():
+            return
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+FAILED_NOTE = ("**This run FAILED and is incomplete: do not use its results.** The runner "
+               "(`python -m fovex_lib run`) stopped it with this error:\n\n```text\n{error}\n```")
+
+
+def _write_outputs(executed: Path, result: RunResult) -> None:
+    """Write the executed notebook (and its HTML report) under the final names, atomically.
+
+    A failed run gets a first cell that says so (:data:`FAILED_NOTE`); both files record
+    ``metadata.fovex_run = {"status": "ok" | "failed", "error": ...}``. Each file is written
+    to a temporary file in the output folder and renamed into place, so a failing write
+    leaves the final name as it was (absent, or the previous file).
+    """
+    import nbformat
+
+    from .results import atomic_write_text
+
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata["fovex_run"] = {"status": "ok" if result.ok else "failed", "error": result.error or None}
+    if not result.ok:
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell(FAILED_NOTE.format(error=result.error)))
+    body = None
+    if result.html is not None:
+        from nbconvert import HTMLExporter
+
+        try:
+            body, _ = HTMLExporter().from_notebook_node(notebook)
+        except Exception as err:  # the notebook is still worth keeping
+            result.ok = False
+            result.error = (result.error + "; " if result.error else "") + f"HTML export failed: {_short(err)}"
+    atomic_write_text(result.notebook, nbformat.writes(notebook))
+    if body is not None:
+        atomic_write_text(result.html, body)
 
 
 def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, parameters: dict | None = None,
@@ -362,20 +540,27 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
         grid: ``{name: [values]}``; one run per combination (strings when ``raw=True``).
         overwrite: replace existing outputs; otherwise FileExistsError before anything runs.
         shard: ``"i/n"`` passed as the chapter's ``shard`` parameter (the chapter must have
-            one) and added to the output names.
+            one) and added to the output names, both in canonical form (``" 00/2"`` -> ``"0/2"``).
         html: also write the HTML report.
-        kernel_name: Jupyter kernel (default: the notebook's, normally ``python3``).
-        timeout: seconds per cell (None: no limit).
+        kernel_name: Jupyter kernel (default: the notebook's, normally ``python3``); it must exist.
+        timeout: seconds per cell (None: no limit); a positive, finite number.
         raw: values are command-line text, parsed by :func:`parse_value`.
         keep_widgets: also execute the cells tagged ``widget`` (see :func:`drop_widget_cells`).
         log: where progress lines go (``print``; None for silence).
 
     Returns:
-        One :class:`RunResult` per run; failed runs have ``ok=False`` and ``error`` set.
+        One :class:`RunResult` per run; failed runs have ``ok=False`` and ``error`` set, and
+        their files are marked as failed (module docstring).
+
+    Raises:
+        ValueError / FileExistsError / FileNotFoundError before anything runs (bad values,
+        unknown kernel, unusable output folder, existing outputs); :class:`RunInterrupted`
+        when SIGINT or SIGTERM stops a run (nothing is then written for that run).
     """
-    from .cache import parse_shard
+    from .cache import format_shard
 
     log = log or (lambda *a, **k: None)
+    timeout = check_timeout(timeout)
     path = resolve_chapter(chapter, book_dir)
     name = path.stem
     notebook = load_chapter(path)
@@ -387,7 +572,7 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
     if both:
         raise ValueError(f"{sorted(both)} given both as a fixed parameter and in the grid; give each once.")
     if shard is not None:
-        parse_shard(shard)
+        shard = format_shard(shard)
         if "shard" not in params:
             raise ValueError(f"{name} has no 'shard' parameter, so it cannot be split into shards.\n"
                              f"Parameters of {name}:\n{format_parameters(params)}")
@@ -411,48 +596,58 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
     stems = [stem for _, stem in runs]
     if len(set(stems)) != len(stems):
         raise ValueError("two grid combinations map to the same output name; use distinct values.")
+    kernel_name = check_kernel(kernel_name, notebook)
 
     out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {str(out)!r} exists and is not a folder.")
     existing = [str(out / f"{stem}{ext}") for _, stem in runs for ext in (".ipynb", ".html")
                 if (out / f"{stem}{ext}").exists()]
     if existing and not overwrite:
         raise FileExistsError(f"these outputs exist already: {existing}. Pass --overwrite (overwrite=True) "
                               "to replace them, or choose another output folder.")
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_output_dir(out)
 
     import nbformat
     import papermill
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="fovex-run-") as tmp:
-        source = Path(tmp) / f"{name}.ipynb"
-        nbformat.write(notebook, source)
-        for number, (values, stem) in enumerate(runs, 1):
-            nb_path, html_path = out / f"{stem}.ipynb", (out / f"{stem}.html" if html else None)
-            result = RunResult(name, values, nb_path, html_path)
-            shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
-            log(f"[{number}/{len(runs)}] {name} ({shown}) -> {nb_path}")
-            start = time.perf_counter()
-            try:
-                with _kernel_environment():
-                    papermill.execute_notebook(str(source), str(nb_path), parameters=values, cwd=str(path.parent),
-                                               kernel_name=kernel_name, progress_bar=False,
-                                               execution_timeout=timeout)
-                result.ok = True
-            except Exception as err:  # a failed run is reported; the grid goes on
-                result.error = f"{type(err).__name__}: {_short(err)}"
-            result.seconds = time.perf_counter() - start
-            if html and nb_path.exists():
+    results: list[RunResult] = []
+    try:
+        with _stop_on_signals(), tempfile.TemporaryDirectory(prefix="fovex-run-") as tmp:
+            source = Path(tmp) / f"{name}.ipynb"
+            nbformat.write(notebook, source)
+            for number, (values, stem) in enumerate(runs, 1):
+                nb_path, html_path = out / f"{stem}.ipynb", (out / f"{stem}.html" if html else None)
+                executed = Path(tmp) / f"{stem}.executed.ipynb"  # papermill saves as it goes: keep it out of sight
+                result = RunResult(name, values, nb_path, html_path)
+                shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
+                log(f"[{number}/{len(runs)}] {name} ({shown}) -> {nb_path}")
+                start = time.perf_counter()
                 try:
-                    _write_html(nb_path, html_path)
-                except Exception as err:
+                    with _kernel_environment():
+                        papermill.execute_notebook(str(source), str(executed), parameters=values,
+                                                   cwd=str(path.parent), kernel_name=kernel_name,
+                                                   progress_bar=False, execution_timeout=timeout)
+                    result.ok = True
+                except Exception as err:  # a failed run is reported; the grid goes on
+                    result.error = f"{type(err).__name__}: {_short(err)}"
+                result.seconds = time.perf_counter() - start
+                if executed.exists():
+                    try:
+                        _write_outputs(executed, result)
+                    except Exception as err:  # e.g. a full disk: the final names are left as they were
+                        result.ok = False
+                        result.error = (result.error + "; " if result.error else "") + \
+                            f"writing the outputs failed: {type(err).__name__}: {err}"
+                else:
                     result.ok = False
-                    result.error = (result.error + "; " if result.error else "") + f"HTML export failed: {err}"
-            log(f"    {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"
-                + (f": {result.error}" if result.error else ""))
-            results.append(result)
+                    result.error = result.error or "papermill wrote no notebook"
+                log(f"    {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"
+                    + (f": {result.error}" if result.error else ""))
+                results.append(result)
+    except KeyboardInterrupt as err:  # SIGINT (KeyboardInterrupt) or SIGTERM (_Stop)
+        _settle_interrupted_cell()
+        stopped = RunInterrupted(getattr(err, "signum", signal.SIGINT), results)
+        log(f"    {stopped}")
+        raise stopped from None
     return results
 
 

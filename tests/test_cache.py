@@ -199,9 +199,10 @@ def test_two_shards_merge_to_the_single_run_table(tmp_path):
                    merge_tables(shards, by="image")]:
         assert [r["image"] for r in merged] == items
         assert [r["value"] for r in merged] == [r["value"] for r in single]
-    # the table round-trips through JSON files, as separate jobs would write it
+    # the table round-trips through JSON files with its shard spec, as separate jobs would write it
     for s, rows in enumerate(shards):
-        (tmp_path / f"t{s}.json").write_text(json.dumps([{"image": r["image"], "value": r["value"]} for r in rows]))
+        table = {"shard": rows.shard, "rows": [{"image": r["image"], "value": r["value"]} for r in rows]}
+        (tmp_path / f"t{s}.json").write_text(json.dumps(table))
     loaded = [json.loads((tmp_path / f"t{s}.json").read_text()) for s in range(2)]
     assert [r["value"] for r in merge_tables(loaded)] == [r["value"] for r in single]
 

@@ -27,8 +27,9 @@ reports how many fixations the crop window leaves out.
 :func:`evaluate_methods` and :func:`evaluate_references` walk the records in batches;
 ``cache`` is any object with ``get(key) -> dict | None`` and ``put(key, value)``
 (e.g. ``fovex_lib.cache.ResultCache``), ``shard="i/n"`` keeps items ``i, i+n, ...``.
-Each cache key holds everything that determines the value (method and settings,
-model, image, sizes, target, metric conventions, library version).
+Each cache key holds everything that determines the value (method, the explainer's
+class and settings from ``fovex_lib.cache.explainer_settings``, the given settings,
+model, image, sizes, target, metric conventions, results version).
 
 Paper numbers (Panda et al., Table 2: MIT1003, NSS / AUC-Judd) are in ``PAPER_TABLE2``.
 """
@@ -41,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..cache import select_shard
+from ..cache import explainer_settings, select_shard
 from ..results import RESULTS_VERSION
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
@@ -152,7 +153,10 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
             ``explainer(images, target=target)`` and returns an object with ``saliency``
             (B, 1, size, size) (and optionally ``targets``, ``scanpath``).
         model_name: for the cache key.
-        settings: ``{method name: dict of its settings}`` for the cache key.
+        settings: ``{method name: dict of its settings}`` for the cache key; the key also
+            holds :func:`~fovex_lib.cache.explainer_settings` of each explainer (its class
+            and, for the library's explainers, every setting), so explainers with different
+            settings never share entries.
         size: model input size (224).
         target: None explains the predicted class; an int explains that class everywhere.
         batch_size: images per explainer call.
@@ -183,9 +187,12 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
     items = select_shard(list(records), shard)
     rows, kept = [], {}
 
+    described = {method: explainer_settings(explainer) for method, explainer in explainers.items()}
+
     def key(record, method):
         return {"task": "gaze", "dataset": dataset, "image_id": record.image_id, "image_size": list(record.size),
-                "method": method, "settings": settings.get(method, {}), "model": model_name, "input_size": size,
+                "method": method, "explainer": described[method], "settings": settings.get(method, {}),
+                "model": model_name, "input_size": size,
                 "target": "predicted" if target is None else target, "metrics": METRIC_SETTINGS,
                 "view": view, "version": RESULTS_VERSION}
 

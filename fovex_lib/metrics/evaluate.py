@@ -6,8 +6,11 @@ a shard of the images (the shared protocol of chapters 6 and 7):
 
 * ``cache``: None (nothing stored) or an object with ``.get(key: dict) -> dict | None``
   and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.cache.ResultCache(directory)``.
-  One entry per (method, settings, model, image, size, target, metric settings, results
-  version); the value holds the image's metric values and the seconds each stage took.
+  One entry per (method, the explainer's class and settings, ``method_settings``, model,
+  image, size, target, metric settings, results version); the explainer's settings come
+  from the explainer itself (``fovex_lib.cache.explainer_settings``), so explainers with
+  different settings never share entries. The value holds the image's metric values and
+  the seconds each stage took.
 * ``shard``: None or ``"i/n"``: only images ``i, i + n, i + 2n, ...`` (0-based) are processed.
 
 :func:`summarise` turns per-image values into one table row.
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..cache import explainer_settings
 from ..results import RESULTS_VERSION
 from ._common import check_batch_size, is_constant, shard_indices
 from .deletion_insertion import deletion, insertion
@@ -158,7 +162,10 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         targets: N class indices to explain.
         regions: EBPG regions, bool (N, 1, H, W) or N lists of boxes; None: no EBPG.
         method, method_settings, model_name: describe the explainer for the cache key
-            (defaults: ``explainer.name``, ``{}``, ``model.name``).
+            (defaults: ``explainer.name``, ``{}``, ``model.name``). The key also holds
+            :func:`~fovex_lib.cache.explainer_settings` of the explainer (its class and, for
+            the library's explainers, every setting); ``method_settings`` adds what that
+            cannot see (e.g. the settings of a plain function).
         settings: metric settings (:func:`metric_settings`).
         explain_batch: images explained (and scored) at a time.
         batch_size: forward-pass batch of the metrics.
@@ -178,9 +185,12 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
     if isinstance(regions, (list, tuple)) and len(regions) != images.shape[0]:
         raise ValueError(f"regions lists {len(regions)} images but there are {images.shape[0]} images.")
 
+    described = explainer_settings(explainer)  # once: every key of this call shares it
+
     def key(i: int) -> dict:
         return {"kind": "fovex_lib.metrics.evaluate_method", "version": RESULTS_VERSION, "method": method,
-                "method_settings": dict(method_settings or {}), "model": model_name, "image": ids[i],
+                "explainer": described, "method_settings": dict(method_settings or {}), "model": model_name,
+                "image": ids[i],
                 "size": list(images.shape[-2:]), "target": target_list[i], "metrics": settings,
                 "ebpg": regions is not None}
 
