@@ -2,13 +2,18 @@
 
 Each check raises a ``TypeError`` or ``ValueError`` whose message says what was
 wrong, why it matters and how to fix it. Nothing is clipped, resized or
-converted silently.
+converted silently; the one conversion, float64 images for a float32 model (or the
+reverse), is announced with a warning (see :func:`images_for_model`).
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
+
+#: Seeds are whole numbers in ``[0, SEED_LIMIT)``: see :func:`check_seed`.
+SEED_LIMIT = 2**63
 
 
 def check_images(x: torch.Tensor, name: str = "images") -> None:
@@ -41,6 +46,102 @@ def check_images(x: torch.Tensor, name: str = "images") -> None:
             "fovex_lib.load_model applies the ImageNet mean/std itself. "
             "If your tensor is already normalised, undo it (x * std + mean)."
         )
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype | None:
+    """The dtype the model computes in: that of its first floating-point parameter or buffer.
+
+    ``None`` for a model without any (it then takes whatever it is given).
+    """
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def images_for_model(images: torch.Tensor, dtype: torch.dtype | None, name: str = "images") -> torch.Tensor:
+    """``images`` in the model's dtype ``dtype`` (from :func:`model_dtype`).
+
+    float64 images for a float32 model (a numpy array divided by 255 is float64) and
+    float32 images for a float64 model are converted, with a ``UserWarning`` saying so:
+    for values in [0, 1] the conversion changes them by at most 3e-8 (float32 rounding).
+    Any other mismatch (float16 or bfloat16 on either side) raises a ``TypeError``:
+    that conversion would change the values noticeably, so it is left to the caller.
+    """
+    if dtype is None or images.dtype == dtype:
+        return images
+    if {images.dtype, dtype} <= {torch.float32, torch.float64}:
+        warnings.warn(
+            f"{name} are {images.dtype} but the model computes in {dtype}; converting the {name} to "
+            f"{dtype} (values in [0, 1] change by at most 3e-8). Pass {name} of the model's dtype "
+            f"(e.g. {name}.float() for a float32 model) to avoid this note.", UserWarning, stacklevel=3)
+        return images.to(dtype)
+    raise TypeError(
+        f"{name} are {images.dtype} but the model's parameters are {dtype}, so the model cannot run "
+        f"on them. Convert one to match the other, e.g. {name}.to({dtype}) or model.float(). "
+        "For reduced-precision speed keep a float32 model and float32 images and use "
+        "FovEx(..., autocast_dtype=torch.bfloat16) instead."
+    )
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A seed for a ``torch.Generator``: an int in ``[0, 2**63)``.
+
+    torch accepts seeds from -2**63 to 2**64 - 1 but wraps negative ones around
+    (-1 gives the same random numbers as 2**64 - 1), and numpy's generators refuse
+    negative seeds; ``[0, 2**63)`` is the range where every seed means one stream
+    and fits a signed 64-bit integer (torch.int64, numpy.int64) when it is recorded.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"{name} must be an int in [0, 2**63), got {seed!r} ({type(seed).__name__}).")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(
+            f"{name} must lie in [0, 2**63), got {seed}. Negative seeds and seeds >= 2**63 are refused "
+            "rather than wrapped around (torch's generator would treat -1 as 2**64 - 1, so two seeds "
+            f"would silently give the same random numbers). Pick a seed in range, e.g. {name} % 2**63."
+        )
+    return seed
+
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def check_weights(weights, length: int | None = None, name: str = "weights") -> torch.Tensor | None:
+    """FovEx map weights alpha_i: None, or finite numbers >= 0 of shape (L,) or (B, L).
+
+    Each row needs at least one positive weight. Returns the weights as a tensor
+    (on their own device; the caller converts the dtype), or None.
+    """
+    if weights is None:
+        return None
+    hint = (f"{name} are the alpha_i of the map, one finite number >= 0 per fixation: shape (L,) "
+            "or (B, L), e.g. [1.0] * L (the default, None, weighs every fixation 1).")
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, got the string {weights!r}. {hint}")
+    try:
+        w = torch.as_tensor(weights)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be numbers, got {weights!r} ({err}). {hint}") from None
+    if w.dtype == torch.bool or w.is_complex() or not (w.is_floating_point() or w.dtype in _INT_DTYPES):
+        raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}. {hint}")
+    if w.dim() not in (1, 2) or w.shape[-1] == 0:
+        raise ValueError(f"{name} must have shape (L,) or (B, L), got {tuple(w.shape)}. {hint}")
+    if length is not None and w.shape[-1] != length:
+        raise ValueError(f"{name} has {w.shape[-1]} entries per image but the scanpath has {length} "
+                         f"fixations. {hint}")
+    if not torch.isfinite(w).all():
+        bad = int((~torch.isfinite(w)).sum())
+        raise ValueError(f"{name} contain {bad} NaN or infinite value(s); a map weighted by them is "
+                         f"meaningless. {hint}")
+    if (w < 0).any():
+        raise ValueError(
+            f"{name} must be >= 0, got {float(w.min()):.3g}: a negative alpha_i would subtract the "
+            "Gaussian at its fixation, so after the min-max normalisation a fixated place would rank "
+            f"below never-fixated ones. {hint}")
+    if (w.reshape(-1, w.shape[-1]).sum(dim=1) == 0).any():
+        raise ValueError(f"{name} are all zero (for at least one image), which gives an empty map. "
+                         f"Give at least one fixation a positive weight. {hint}")
+    return w
 
 
 def check_positive(value: float, name: str) -> float:
@@ -98,22 +199,57 @@ def check_logits(out, batch: int) -> torch.Tensor:
     return out
 
 
+def check_finite_logits(finite: torch.Tensor, when: str, items: str = "image(s) of the batch") -> None:
+    """Raise if any image's logits (or gradients) were NaN or infinite.
+
+    Args:
+        finite: (B,) bool, False for an image whose model output was not finite.
+        when: where it happened, for the message (e.g. "on the input images").
+        items: what the indices of ``finite`` count, for the message.
+    """
+    if bool(finite.all()):
+        return
+    bad = torch.nonzero(~finite).flatten().tolist()
+    shown = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+    raise ValueError(
+        f"the model returned NaN or infinite logits {when} for {items}: {shown}. "
+        "A saliency map built from NaN scores or gradients is meaningless, so none is returned. "
+        "Check the model on these inputs (torch.isfinite(model(images)).all()): common causes are "
+        "NaN weights, a division by zero or log(0) inside the model, or float16 overflow "
+        "(use float32 or autocast_dtype=torch.bfloat16)."
+    )
+
+
 def resolve_targets(target, logits: torch.Tensor) -> torch.Tensor:
     """Turn ``target`` (None, an int or a sequence/tensor of B ints) into a (B,) long tensor.
 
-    ``None`` means the class the model predicts for each image.
+    ``None`` means the class the model predicts for each image. Class names (strings)
+    and empty sequences are refused with a message saying what to pass instead.
     """
     batch, classes = logits.shape
+    usage = (f"Pass a class index (int) for every image, a sequence of B = {batch} ints (one per image), "
+             "or None to explain the predicted classes.")
     if target is None:
         return logits.argmax(dim=1)
     if isinstance(target, bool):
-        raise TypeError("target must be a class index (int), a sequence of B ints or None, got a bool.")
+        raise TypeError(f"target must be a class index (int), a sequence of B ints or None, got a bool. {usage}")
+    if isinstance(target, (str, bytes)) or (
+            isinstance(target, (list, tuple)) and any(isinstance(v, (str, bytes)) for v in target)):
+        raise TypeError(
+            f"target must hold class indices, not class names: got {target!r}. {usage} To look a name "
+            "up, use model.class_names.index(name) (models from fovex_lib.load_model carry class_names).")
     if isinstance(target, int):
         t = torch.full((batch,), target, dtype=torch.long, device=logits.device)
     else:
-        t = torch.as_tensor(target, device=logits.device)
-        if t.is_floating_point() or t.dtype == torch.bool:
-            raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}.")
+        try:
+            t = torch.as_tensor(target, device=logits.device)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"target must be an int, a sequence of ints or None, got {target!r} ({err}). "
+                            f"{usage}") from None
+        if t.numel() == 0:
+            raise ValueError(f"target is empty ({target!r}). {usage}")
+        if t.is_floating_point() or t.dtype == torch.bool or t.is_complex():
+            raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}. {usage}")
         t = t.long().reshape(-1)
         if t.numel() == 1:
             t = t.expand(batch).clone()

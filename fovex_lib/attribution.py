@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_positive
+from ._checks import check_positive, check_weights
 from .foveation import gaussian_blob
 
 __all__ = ["attribution_map", "normalise_maps"]
@@ -40,7 +40,8 @@ def attribution_map(scanpath: torch.Tensor, size: tuple[int, int], sigma: float 
         scanpath: (B, L, 2) fixations (row, col) in [-1, 1].
         size: (H, W) of the map.
         sigma: heat-map width, used as in :func:`fovex_lib.foveation.gaussian_blob`.
-        weights: alpha_i, shape (L,) or (B, L); default all ones.
+        weights: alpha_i, finite numbers >= 0 of shape (L,) or (B, L) with at least one
+            positive per image; default all ones.
         normalise: min-max normalise per image (default True).
 
     Returns:
@@ -51,9 +52,10 @@ def attribution_map(scanpath: torch.Tensor, size: tuple[int, int], sigma: float 
         raise ValueError(f"scanpath must be a tensor of shape (B, L, 2), got {shape}.")
     sigma = check_positive(sigma, "heatmap sigma")
     batch, length, _ = scanpath.shape
+    weights = check_weights(weights, length)
     if weights is None:
         weights = torch.ones(batch, length, device=scanpath.device, dtype=scanpath.dtype)
-    weights = torch.as_tensor(weights, device=scanpath.device, dtype=scanpath.dtype)
+    weights = weights.to(device=scanpath.device, dtype=scanpath.dtype)
     if weights.dim() == 1:
         weights = weights.expand(batch, -1)
     if weights.shape != (batch, length):

@@ -4,6 +4,12 @@ An explainer wraps a model that maps (B, 3, H, W) images in [0, 1] to (B, C)
 logits. Calling it on a batch returns an :class:`Explanation` whose ``saliency``
 is a (B, 1, H, W) map in [0, 1], for the given target classes or, with
 ``target=None``, for the classes the model predicts.
+
+Images are moved to the model's device and, when their float type differs from the
+model's (float64 images for a float32 model, or the reverse), converted to the
+model's with a warning (:func:`fovex_lib._checks.images_for_model`). A model that
+returns NaN or infinite logits on the input images raises a ``ValueError``: a map built
+from them would be meaningless (FovEx also checks every step of its fixation search).
 """
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_images, check_logits, resolve_targets
+from ._checks import (check_finite_logits, check_images, check_logits, images_for_model, model_dtype,
+                      resolve_targets)
 
 __all__ = ["Explanation", "Explainer", "eval_mode"]
 
@@ -47,8 +54,8 @@ class Explainer:
     """Base class: validates input, resolves targets, runs :meth:`explain` in eval mode.
 
     Subclasses implement ``explain(images, targets) -> Explanation``. Images are
-    moved to the model's device; the model is run in eval mode and its previous
-    mode is restored afterwards.
+    moved to the model's device and dtype (see the module docstring); the model is
+    run in eval mode and its previous mode is restored afterwards.
     """
 
     name = "explainer"
@@ -64,10 +71,11 @@ class Explainer:
 
     def __call__(self, images: torch.Tensor, target=None) -> Explanation:
         check_images(images)
-        images = images.to(self.device)
+        images = images_for_model(images, model_dtype(self.model)).to(self.device)
         with eval_mode(self.model):
             with torch.no_grad():
                 logits = check_logits(self.model(images), images.shape[0])
+                check_finite_logits(torch.isfinite(logits).all(dim=1), "on the input images")
             targets = resolve_targets(target, logits)
             return self.explain(images, targets)
 

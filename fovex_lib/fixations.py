@@ -20,13 +20,17 @@ Deliberate differences from the FovEx reference code (each one documented):
   position after the step, whose loss was never computed);
 * positions are kept inside the image, ``[-1, 1]^2``, after every step (the
   reference lets them drift outside, where a blob is mostly off the image);
-* randomness comes from one ``torch.Generator`` seeded with ``seed``: all random
+* randomness comes from one ``torch.Generator`` seeded with ``seed`` (an int in
+  ``[0, 2**63)``, see :func:`fovex_lib._checks.check_seed`): all random
   numbers of a run (one uniform pair per fixation and step) are drawn up front on
   the CPU and shared by every image of the batch, so an image gets the same scanpath
   alone or in any batch, on any device, and no global RNG is touched (the reference
   seeds the global RNGs and draws only for the images that need it);
 * each image's loss is differentiated on its own (sum of per-image losses), which
-  gives the same sign as the reference's batch mean and works for any batch size.
+  gives the same sign as the reference's batch mean and works for any batch size;
+* NaN or infinite logits (or a NaN gradient with respect to the position) raise a
+  ``ValueError`` at the end of the search, naming the images: a fixation chosen from
+  NaN losses would be arbitrary. The check costs one device synchronisation per fixation.
 
 Speed: pass a model wrapped by :func:`fovex_lib.precision.with_precision` (bf16 autocast
 and/or channels-last; :class:`~fovex_lib.fovex.FovEx` does this when asked). Only the
@@ -44,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import check_count, check_fraction, check_logits, check_positive
+from ._checks import check_count, check_finite_logits, check_fraction, check_logits, check_positive, check_seed
 from .foveation import gaussian_blob
 from .memory import foveate_with_memory, update_memory
 
@@ -98,9 +102,7 @@ def random_draws(seed: int, scanpath_length: int, steps: int) -> torch.Tensor:
     Drawing on the CPU makes runs identical across devices; the tensor is moved to
     the model's device once, outside the optimisation loop.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r}.")
-    generator = torch.Generator(device="cpu").manual_seed(seed)
+    generator = torch.Generator(device="cpu").manual_seed(check_seed(seed))
     return torch.rand(scanpath_length, steps, 2, generator=generator)
 
 
@@ -133,6 +135,7 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
     best = position.clone()
     best_loss = torch.full((batch,), float("inf"), device=device, dtype=images.dtype)
     positions, losses, restarted = [], [], []
+    finite = torch.ones(batch, dtype=torch.bool, device=device)  # checked once, after the loop
     for step in range(steps):
         position.requires_grad_(True)
         seen = foveate_with_memory(images, blurred, memory, position, sigma)
@@ -141,6 +144,7 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
             logits = logits.float()  # cross-entropy in full precision under autocast
         loss = F.cross_entropy(logits, targets, reduction="none")
         (grad,) = torch.autograd.grad(loss.sum(), position)
+        finite &= torch.isfinite(logits.detach()).all(dim=1) & torch.isfinite(grad).all(dim=1)
         position, loss = position.detach(), loss.detach().to(images.dtype)
 
         improved = loss < best_loss
@@ -157,6 +161,7 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
             fallback = stepped + draws[step] * lr - lr / 2
         position = torch.where(improved[:, None], stepped, fallback).clamp(-1.0, 1.0)
 
+    check_finite_logits(finite, "(or NaN gradients) during the fixation search")
     return FixationSearch(best, best_loss, torch.stack(positions, 1), torch.stack(losses, 1),
                           torch.stack(restarted, 1))
 
@@ -215,4 +220,7 @@ def loss_landscape(model: torch.nn.Module, image: torch.Tensor, blurred: torch.T
         seen = foveate_with_memory(image.expand(n, -1, -1, -1), blurred.expand(n, -1, -1, -1), mem, chunk, sigma)
         logits = check_logits(model(seen), n)
         losses.append(F.cross_entropy(logits.float(), targets[start:start + n], reduction="none"))
-    return grid, torch.cat(losses).view(resolution, resolution)
+    losses = torch.cat(losses)
+    check_finite_logits(torch.isfinite(losses), "on the loss-landscape grid",
+                        items="grid point(s), row-major index")
+    return grid, losses.view(resolution, resolution)

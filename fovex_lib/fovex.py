@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_count, check_fraction, check_positive
+from ._checks import check_count, check_fraction, check_positive, check_seed, check_weights
 from .attribution import attribution_map
 from .explainer import Explainer, Explanation
 from .fixations import Scanpath, optimise_scanpath
@@ -46,8 +46,9 @@ class FovEx(Explainer):
         forgetting: memory forgetting factor in [0, 1] (paper: 0.1).
         heatmap_sigma: width of the Gaussians of the final map (paper: 0.15).
         restarts: random restarts (True, paper) or jitter (False) when a step does not improve.
-        weights: alpha_i for the map, shape (L,); default all ones.
-        seed: seeds the explainer's own generator; no global RNG is touched.
+        weights: alpha_i for the map, finite numbers >= 0 of shape (L,) or (B, L), at
+            least one positive per image; default all ones. NaN or negative weights raise.
+        seed: seeds the explainer's own generator, an int in [0, 2**63); no global RNG is touched.
         progress: show a progress bar over fixations.
         autocast_dtype: None (default: everything in float32) or ``torch.bfloat16``
             (also ``"bf16"``) / ``torch.float16``: run the model's forward and backward
@@ -81,10 +82,9 @@ class FovEx(Explainer):
         self.forgetting = check_fraction(forgetting, "forgetting")
         self.heatmap_sigma = check_positive(heatmap_sigma, "heatmap_sigma")
         self.restarts = bool(restarts)
+        check_weights(weights, self.scanpath_length)  # fail here, not after the search
         self.weights = weights
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {seed!r}.")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.progress = progress
         # The fixation search runs the model through this wrapper (the model itself when
         # neither option is asked for); the target prediction stays in float32.

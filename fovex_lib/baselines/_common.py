@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import check_seed  # an int in [0, 2**63); re-exported for the baselines
 from ..explainer import Explanation
 
 __all__ = ["TokenExplanation", "frozen_parameters", "check_seed", "check_int"]
@@ -36,12 +37,6 @@ def frozen_parameters(model: nn.Module):
     finally:
         for p in params:
             p.requires_grad_(True)
-
-
-def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__}).")
-    return seed
 
 
 def check_int(value, name: str, low: int = 1) -> int:
