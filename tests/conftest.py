@@ -1,4 +1,8 @@
 """Shared fixtures: tiny deterministic models whose behaviour is known analytically."""
+import contextlib
+import resource
+import signal
+
 import pytest
 import torch
 from torch import nn
@@ -46,3 +50,16 @@ def tiny_cnn(seed=0, dtype=torch.float64, classes=5):
 def noise_images():
     gen = torch.Generator().manual_seed(123)
     return torch.rand(3, 3, 64, 64, generator=gen, dtype=torch.float64)
+
+
+@contextlib.contextmanager
+def file_size_limit(limit):
+    """Writes that grow a file beyond ``limit`` bytes fail with EFBIG, as on a full disk."""
+    saved = resource.getrlimit(resource.RLIMIT_FSIZE)
+    saved_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, saved[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, saved)
+        signal.signal(signal.SIGXFSZ, saved_handler)

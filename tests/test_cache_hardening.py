@@ -1,8 +1,5 @@
 """Issue 13, items 3, 4, 6 and 11 (cache part): cache keys from the explainer's real settings,
 merging refuses incomplete shard sets, atomic cache writes on a full disk, clear errors."""
-import contextlib
-import resource
-import signal
 
 import pytest
 import torch
@@ -15,7 +12,7 @@ from fovex_lib.gaze.evaluate import evaluate_methods
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.metrics.evaluate import evaluate_method
 
-from conftest import tiny_cnn
+from conftest import file_size_limit, tiny_cnn
 from test_gaze_data import shared_data
 
 
@@ -139,17 +136,6 @@ def test_merge_accepts_complete_shards_in_any_order_and_as_dicts():
 
 
 # --------------------------------------------------------------------------- item 6: atomic cache writes
-@contextlib.contextmanager
-def file_size_limit(limit):
-    """Writes that grow a file beyond ``limit`` bytes fail with EFBIG, as on a full disk."""
-    saved = resource.getrlimit(resource.RLIMIT_FSIZE)
-    saved_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, saved[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, saved)
-        signal.signal(signal.SIGXFSZ, saved_handler)
 
 
 def test_cache_entry_write_failing_midway_leaves_the_old_entry(tmp_path):

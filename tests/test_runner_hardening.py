@@ -3,7 +3,6 @@ nothing that looks complete, outputs are written atomically, and bad options are
 (exit status 2) checked before anything runs."""
 import contextlib
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import file_size_limit
 from fovex_lib.__main__ import main
 from fovex_lib.runner import output_stem, run_chapter
 
@@ -147,17 +147,6 @@ def test_sigterm_on_the_command_line_exits_nonzero_and_cleans_up(slow_chapter, t
 
 
 # --------------------------------------------------------------------------- item 6: atomic outputs
-@contextlib.contextmanager
-def file_size_limit(limit):
-    """Writes that grow a file beyond ``limit`` bytes fail with EFBIG, as on a full disk."""
-    saved = resource.getrlimit(resource.RLIMIT_FSIZE)
-    saved_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, saved[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, saved)
-        signal.signal(signal.SIGXFSZ, saved_handler)
 
 
 def fake_papermill(monkeypatch, after_write=None, calls=None):
