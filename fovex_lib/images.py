@@ -13,24 +13,43 @@ antialiased bilinear interpolation and the centre ``size x size`` square is cut
 out (``crop=True``, the default, keeps the aspect ratio); ``crop=False`` scales
 straight to ``size x size``; ``size=None`` keeps the original size (one image only).
 
-Modes: grayscale is repeated over the three channels; 16-bit images are divided by
-65535 (8-bit by 255); images with transparency (RGBA, LA, palette with a
-transparent colour) are composited over a white background; other modes are
-converted to RGB by Pillow.
+Modes: grayscale is repeated over the three channels; 16-bit grayscale images are
+divided by 65535 (8-bit images by 255). 16-bit *colour* files (e.g. RGB PNGs) come in
+as Pillow gives them: reduced to 8 bits per channel, so their low byte is lost. Images
+with transparency (RGBA, LA, palette with a transparent colour) are composited over a
+white background; other modes are converted to RGB by Pillow.
+
+Orientation: the EXIF orientation tag of phone and camera photos is applied
+(``PIL.ImageOps.exif_transpose``), so the picture is upright as a viewer shows it.
+
+Limits: a file whose header announces more than ``max_pixels`` pixels (default
+:data:`MAX_PIXELS`, 100 million) or a long side more than ``max_aspect`` times the short
+side (default :data:`MAX_ASPECT`, 20) is refused *before it is decoded*, with a
+``ValueError`` that says how to allow it (pass a larger number, or ``None``). Decoding
+holds the whole image as floats (8 bytes per pixel and channel) and resizing its scaled
+copy, so a 94-byte 3000 x 1 PNG (scaled to 224 x 672 000) or a 12000 x 12000 PNG would
+otherwise take gigabytes.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["SampleImage", "SAMPLE_IMAGES", "load_image", "sample_image_names", "image_to_tensor",
-           "resize_image"]
+#: Default ``max_pixels`` of :func:`load_image`: files announcing more pixels are refused unread.
+MAX_PIXELS = 100_000_000
+#: Default ``max_aspect`` of :func:`load_image`: long side / short side above this is refused unread.
+MAX_ASPECT = 20.0
+_EXIF_ORIENTATION = 0x0112
+
+__all__ = ["MAX_PIXELS", "MAX_ASPECT", "SampleImage", "SAMPLE_IMAGES", "load_image", "sample_image_names",
+           "image_to_tensor", "resize_image"]
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -139,13 +158,34 @@ def resize_image(image: torch.Tensor, size: int | None, crop: bool = True) -> to
     return image[..., top:top + size, left:left + size].clamp(0, 1).contiguous()
 
 
-def _read_file(path: Path) -> torch.Tensor:
+def _check_header(path: Path, width: int, height: int, max_pixels, max_aspect) -> None:
+    """Refuse absurd sizes from the header alone (see the module docstring)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ValueError(f"{path}: the file announces {width}x{height} = {width * height:,} pixels, more than "
+                         f"max_pixels = {max_pixels:,}; decoding it would take gigabytes. Pass a larger "
+                         "max_pixels (or None) to load_image if you really mean it.")
+    if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
+        raise ValueError(f"{path}: the image is {width}x{height}, an aspect ratio above max_aspect = {max_aspect:g}; "
+                         "scaling its short side to the model's input would blow up the long side. Pass a larger "
+                         "max_aspect (or None) to load_image if you really mean it.")
+
+
+def _read_file(path: Path, max_pixels=MAX_PIXELS, max_aspect=MAX_ASPECT) -> torch.Tensor:
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # max_pixels replaces Pillow's decompression-bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            _check_header(path, *img.size, max_pixels, max_aspect)
             img.load()
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)  # first frame of an animation or multi-page file
+            if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+                img = ImageOps.exif_transpose(img)
             arr = _to_float_array(img, str(path))
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: Pillow refuses to decode this many pixels ({err}); raise "
+                         "PIL.Image.MAX_IMAGE_PIXELS and max_pixels if you really mean it.") from err
     except UnidentifiedImageError as err:
         raise ValueError(f"{path}: not an image file Pillow can read (is it corrupt or another format?)") from err
     except OSError as err:
@@ -153,8 +193,12 @@ def _read_file(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1)[None]
 
 
-def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = True) -> torch.Tensor:
+def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = True, *,
+               max_pixels: int | None = MAX_PIXELS, max_aspect: float | None = MAX_ASPECT) -> torch.Tensor:
     """Load a bundled photo, an image file, or every image of a folder.
+
+    ``max_pixels`` / ``max_aspect``: files beyond these are refused before decoding
+    (module docstring); None lifts a limit.
 
     Returns:
         float32 tensor (B, 3, size, size) in [0, 1].
@@ -171,8 +215,8 @@ def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = T
         if size is None and len(files) > 1:
             raise ValueError("size=None keeps each image's own size, so a folder cannot be stacked "
                              "into one batch; pass size=224 (or another int).")
-        return torch.cat([resize_image(_read_file(p), size, crop) for p in files])
+        return torch.cat([resize_image(_read_file(p, max_pixels, max_aspect), size, crop) for p in files])
     if path.is_file():
-        return resize_image(_read_file(path), size, crop)
+        return resize_image(_read_file(path, max_pixels, max_aspect), size, crop)
     raise ValueError(f"{str(source)!r} is neither a bundled image ({', '.join(SAMPLE_IMAGES)}) "
                      "nor an existing file or folder.")
