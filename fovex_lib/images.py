@@ -25,10 +25,18 @@ Orientation: the EXIF orientation tag of phone and camera photos is applied
 Limits: a file whose header announces more than ``max_pixels`` pixels (default
 :data:`MAX_PIXELS`, 100 million) or a long side more than ``max_aspect`` times the short
 side (default :data:`MAX_ASPECT`, 20) is refused *before it is decoded*, with a
-``ValueError`` that says how to allow it (pass a larger number, or ``None``). Decoding
-holds the whole image as floats (8 bytes per pixel and channel) and resizing its scaled
-copy, so a 94-byte 3000 x 1 PNG (scaled to 224 x 672 000) or a 12000 x 12000 PNG would
-otherwise take gigabytes.
+``ValueError`` that says how to allow it (pass a larger number, or ``None``). Without
+them a 94-byte 3000 x 1 PNG would be scaled to 224 x 672 000 pixels.
+
+Memory: Pillow decodes the whole file into its own 8-bit buffer (about 4 bytes per
+pixel for colour). Everything after that works in bands of rows (at most about 8 MiB
+of floats each): each band is converted to floats, scaled horizontally and cut to the
+output's columns; the cut columns are then scaled vertically, a few columns at a time,
+and cut to the output's rows. So the float work never holds the whole image, and a
+12000 x 12000 file (with ``max_pixels=None``) needs Pillow's buffer plus about
+``12000 x size`` floats, not gigabytes. The result is bit for bit the same as scaling
+the whole image at once (antialiased bilinear scaling is separable, and each output
+pixel depends only on its own row or column); ``tests/test_images_memory.py`` checks this.
 """
 from __future__ import annotations
 
@@ -144,14 +152,8 @@ def resize_image(image: torch.Tensor, size: int | None, crop: bool = True) -> to
     """Resize (1, 3, H, W) as the module docstring says (shorter side + centre crop, or squash)."""
     if size is None:
         return image
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int or None, got {size!r}.")
     height, width = image.shape[-2:]
-    if crop:
-        scale = size / min(height, width)
-        new = (max(size, round(height * scale)), max(size, round(width * scale)))
-    else:
-        new = (size, size)
+    new = _scaled_shape(height, width, size, crop)
     if new != (height, width):
         image = F.interpolate(image, size=new, mode="bilinear", antialias=True, align_corners=False)
     top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
@@ -170,7 +172,66 @@ def _check_header(path: Path, width: int, height: int, max_pixels, max_aspect) -
                          "max_aspect (or None) to load_image if you really mean it.")
 
 
-def _read_file(path: Path, max_pixels=MAX_PIXELS, max_aspect=MAX_ASPECT) -> torch.Tensor:
+#: Bytes of floats one band of rows (or chunk of columns) may hold while an image is scaled.
+BAND_BYTES = 8 * 2**20
+
+
+def _scaled_shape(height: int, width: int, size: int | None, crop: bool) -> tuple[int, int]:
+    """The (height, width) :func:`resize_image` scales an image to before cutting the centre."""
+    if size is None:
+        return height, width
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int or None, got {size!r}.")
+    if not crop:
+        return size, size
+    scale = size / min(height, width)
+    return max(size, round(height * scale)), max(size, round(width * scale))
+
+
+def _scale(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """One antialiased bilinear scaling step (the same call :func:`resize_image` makes)."""
+    if tuple(x.shape[-2:]) == tuple(shape):
+        return x
+    return F.interpolate(x.contiguous(), size=shape, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _banded_resize(img: Image.Image, path: str, size: int | None, crop: bool,
+                   band_bytes: int = BAND_BYTES) -> torch.Tensor:
+    """Decoded Pillow image -> (1, 3, size, size) float32, in bands (module docstring, "Memory").
+
+    Equal bit for bit to ``resize_image(<whole image as floats>, size, crop)``.
+    """
+    width, height = img.size
+    new_h, new_w = _scaled_shape(height, width, size, crop)
+    out_h, out_w = (height, width) if size is None else (size, size)
+    top, left = (new_h - out_h) // 2, (new_w - out_w) // 2
+    # 1. Rows: float conversion (float64 inside _to_float_array) and horizontal scaling, band by band,
+    #    written into one preallocated tensor (many small kept pieces would fragment the heap).
+    rows_per_band = max(1, band_bytes // (3 * 8 * max(width, new_w)))
+    columns = torch.empty(1, 3, height, out_w)
+    for y0 in range(0, height, rows_per_band):
+        y1 = min(height, y0 + rows_per_band)
+        x = torch.from_numpy(_to_float_array(img.crop((0, y0, width, y1)), path)).permute(2, 0, 1)[None]
+        columns[..., y0:y1, :] = _scale(x, (y1 - y0, new_w))[..., left:left + out_w]
+    if new_h == height:  # nothing to scale vertically; cut the rows (a view) and clamp in place
+        return columns[..., top:top + out_h, :].clamp_(0, 1).contiguous()
+    # 2. Columns: vertical scaling, a few columns at a time. A chunk is never one column
+    #    wide unless the output is: torch treats (1, 3, H, 1) as channels-last and rounds differently.
+    per_chunk = max(2, band_bytes // (3 * 4 * new_h))
+    result = torch.empty(1, 3, out_h, out_w)
+    c0 = 0
+    while c0 < out_w:
+        c1 = min(out_w, c0 + per_chunk)
+        if out_w - c1 == 1:
+            c1 = out_w
+        result[..., c0:c1] = _scale(columns[..., c0:c1], (new_h, c1 - c0))[..., top:top + out_h, :]
+        c0 = c1
+    return result.clamp_(0, 1)
+
+
+def _read_file(path: Path, size: int | None = None, crop: bool = True, max_pixels=MAX_PIXELS,
+               max_aspect=MAX_ASPECT) -> torch.Tensor:
+    """One file -> (1, 3, size, size) float32: header limits, decoding, orientation, banded scaling."""
     try:
         with warnings.catch_warnings():  # max_pixels replaces Pillow's decompression-bomb warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -182,7 +243,7 @@ def _read_file(path: Path, max_pixels=MAX_PIXELS, max_aspect=MAX_ASPECT) -> torc
                 img.seek(0)  # first frame of an animation or multi-page file
             if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
                 img = ImageOps.exif_transpose(img)
-            arr = _to_float_array(img, str(path))
+            return _banded_resize(img, str(path), size, crop)
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: Pillow refuses to decode this many pixels ({err}); raise "
                          "PIL.Image.MAX_IMAGE_PIXELS and max_pixels if you really mean it.") from err
@@ -190,7 +251,6 @@ def _read_file(path: Path, max_pixels=MAX_PIXELS, max_aspect=MAX_ASPECT) -> torc
         raise ValueError(f"{path}: not an image file Pillow can read (is it corrupt or another format?)") from err
     except OSError as err:
         raise ValueError(f"{path}: could not read the image ({err}); the file may be truncated or corrupt.") from err
-    return torch.from_numpy(arr).permute(2, 0, 1)[None]
 
 
 def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = True, *,
@@ -215,8 +275,8 @@ def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = T
         if size is None and len(files) > 1:
             raise ValueError("size=None keeps each image's own size, so a folder cannot be stacked "
                              "into one batch; pass size=224 (or another int).")
-        return torch.cat([resize_image(_read_file(p, max_pixels, max_aspect), size, crop) for p in files])
+        return torch.cat([_read_file(p, size, crop, max_pixels, max_aspect) for p in files])
     if path.is_file():
-        return resize_image(_read_file(path, max_pixels, max_aspect), size, crop)
+        return _read_file(path, size, crop, max_pixels, max_aspect)
     raise ValueError(f"{str(source)!r} is neither a bundled image ({', '.join(SAMPLE_IMAGES)}) "
                      "nor an existing file or folder.")

@@ -259,3 +259,118 @@ def test_malformed_shard_variable_is_named_on_the_command_line(tmp_path, monkeyp
     code, err = cli(["run", str(CHAPTER), "-o", str(tmp_path / "out"), "--shard", "env"], monkeypatch, capsys)
     assert code == 2 and "RANK='zero'" in err
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- interrupted, then re-run
+#: A chapter that scores FovEx on 8 random images through the result cache (2 images per batch)
+#: and stores the table. Run ``slow_at`` of the explainer writes ``marker`` and sleeps, so the test
+#: can interrupt it half way, after two batches are in the cache.
+CACHED_CHAPTER = textwrap.dedent('''\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # A chapter with a cached table
+
+    ```{code-cell} ipython3
+    :tags: [parameters]
+
+    cache_dir = ""   # the result cache
+    table = ""       # where the table is stored
+    slow_at = -1     # the explainer call that sleeps
+    marker = ""      # file that receives the kernel's pid when the sleep starts
+    ```
+
+    ```{code-cell} ipython3
+    import os
+    import time
+
+    import torch
+    from torch import nn
+
+    from fovex_lib import FovEx
+    from fovex_lib.cache import ResultCache, explainer_settings
+    from fovex_lib.metrics.evaluate import evaluate_method
+    from fovex_lib.results import provenance, save_table
+
+    gen = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 5, stride=2, padding=2), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+                          nn.Flatten(), nn.Linear(128, 5))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    model.eval()
+    images = torch.rand(8, 3, 32, 32, generator=gen)
+    fovex = FovEx(model, scanpath_length=2, steps=2, blur_kernel_size=5, blur_sigma=2.0)
+
+
+    class SleepsOnce:
+        """FovEx, except that call number ``slow_at`` first sleeps (the test interrupts it)."""
+
+        name = "FovEx"
+
+        def __init__(self):
+            self.calls = 0
+
+        def settings(self):
+            return explainer_settings(fovex)
+
+        def __call__(self, batch, target=None):
+            self.calls += 1
+            if self.calls == slow_at:
+                with open(marker, "w") as handle:
+                    handle.write(str(os.getpid()))
+                time.sleep(120)
+            return fovex(batch, target)
+
+
+    cache = ResultCache(cache_dir)
+    scores = evaluate_method(model, SleepsOnce(), images, [f"img{i}" for i in range(8)], [i % 5 for i in range(8)],
+                             settings={"step": 256, "deletion_substrate": "black", "insertion_substrate": "black"},
+                             explain_batch=2, cache=cache)
+    rows = [{"image_id": i, **{k: float(v[n]) for k, v in scores.values.items()}} for n, i in enumerate(scores.ids)]
+    save_table(table, rows, provenance(wall_seconds=0.0, parameters={}))
+    print(f"CACHE hits={cache.hits} misses={cache.misses}")
+    ```
+    ''')
+
+
+def test_interrupted_run_then_rerun_with_the_same_cache_gives_the_uninterrupted_table(tmp_path):
+    chapter = tmp_path / "cached.md"
+    chapter.write_text(CACHED_CHAPTER)
+    marker = tmp_path / "kernel.pid"
+
+    def run(name, **parameters):
+        return run_chapter(chapter, tmp_path / name, parameters={"cache_dir": str(tmp_path / f"cache_{name}"),
+                                                                 "table": str(tmp_path / f"{name}.csv"),
+                                                                 **parameters}, html=False, log=None)
+
+    # the reference: one uninterrupted run with its own cache
+    assert [r.ok for r in run("whole")] == [True]
+    # interrupted in the third explainer call: two batches (4 images) are cached, nothing else is final
+    def interrupt_when_slow():
+        with contextlib.suppress(AssertionError):
+            wait_for(marker.exists, 120, "the slow call")
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_slow, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run("parts", slow_at=3, marker=str(marker))
+    assert marker.exists(), "the interrupt came before the slow call"
+    assert not (tmp_path / "parts.csv").exists() and not (tmp_path / "parts.provenance.json").exists()
+    assert not (tmp_path / "parts").exists() or list((tmp_path / "parts").iterdir()) == []
+    assert len(list((tmp_path / "cache_parts").glob("*.fxc"))) == 4
+    # re-run with the same cache: the four cached images are read back, the other four computed
+    (result,) = run("parts")
+    assert result.ok
+    executed = (tmp_path / "parts" / "cached.ipynb").read_text()
+    assert "CACHE hits=4 misses=4" in executed
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
