@@ -1,32 +1,30 @@
-"""fovex_lib: FovEx (foveation-based explanations) in PyTorch, one module per stage.
+"""fovex_lib: FovEx (foveation-based explanations, arXiv 2408.02123) in PyTorch.
 
-* :mod:`fovex_lib.foveation` - Gaussian blob, blur, foveated image (stage 1)
-* :mod:`fovex_lib.memory` - memory state with forgetting (stage 2)
-* :mod:`fovex_lib.fixations` - sign-gradient fixation search, scanpaths (stage 3)
-* :mod:`fovex_lib.attribution` - scanpath -> attribution map (stage 4)
-* :mod:`fovex_lib.fovex` - the :class:`FovEx` explainer
-* :mod:`fovex_lib.models`, :mod:`fovex_lib.images` - models and pictures that work offline
-* :mod:`fovex_lib.synthetic`, :mod:`fovex_lib.small_models` - synthetic evidence data set and
-  the small CNN / ViT trained on it (``python -m fovex_lib.train_synthetic`` retrains them)
-* :mod:`fovex_lib.baselines` - Grad-CAM, Grad-CAM++, Random CAM, RISE, Meaningful Perturbation,
-  GAE, class-embedding projection behind FovEx's interface (``make_explainer(name, model)``)
+The package is laid out by layer:
+
+* :mod:`fovex_lib.method` - the method's stages, one module each: foveation, memory,
+  fixations, attribution, and :class:`FovEx` that chains them (chapters 1-4)
+* :mod:`fovex_lib.baselines` - Grad-CAM, Grad-CAM++, Random CAM, RISE, Meaningful
+  Perturbation, GAE, class-embedding projection behind FovEx's interface (chapter 5)
 * :mod:`fovex_lib.metrics` - average % drop / increase, deletion / insertion, energy-based
-  pointing game; :mod:`fovex_lib.boxes`, :mod:`fovex_lib.imagenet_val` - object boxes
-* :mod:`fovex_lib.gaze` - OSIE and MIT1003 loaders, NSS and AUC-Judd, reference maps
-* :mod:`fovex_lib.precision` - bf16 autocast / channels-last for the metrics (and FovEx)
-* :mod:`fovex_lib.runner` (``python -m fovex_lib run``), :mod:`fovex_lib.cache`,
-  :mod:`fovex_lib.bench` (``python -m fovex_lib.bench``) - batch reports, resumable sharded
-  runs, speed
+  pointing game (chapter 6)
+* :mod:`fovex_lib.gaze` - OSIE and MIT1003, NSS and AUC-Judd, reference maps (chapter 7)
+* :mod:`fovex_lib.datasets` - photos (``load_image``), object boxes, the synthetic data set
+* :mod:`fovex_lib.models` - classifiers by name (``load_model``) and the small synthetic models
+* :mod:`fovex_lib.tools` - batch runs of chapters, result cache, stored tables, statistics, plots
+* :mod:`fovex_lib.bench` - the speed benchmark (``python -m fovex_lib.bench``)
+
+The names most people need are importable from here: ``from fovex_lib import FovEx,
+load_model, load_image``.
 """
-from .attribution import attribution_map, normalise_maps
-from .explainer import Explainer, Explanation
-from .fixations import Scanpath, loss_landscape, optimise_fixation, optimise_scanpath
-from .foveation import foveate, gaussian_blob, gaussian_blur, to_normalised, to_pixels
-from .fovex import FovEx, FovExOutput
-from .images import SAMPLE_IMAGES, load_image, sample_image_names
-from .memory import foveate_with_memory, update_memory
-from .models import ImageClassifier, imagenet_classes, list_models, load_model
-from . import small_models, synthetic  # noqa: F401,E402  (registers synthetic_cnn / synthetic_vit)
+from .method.attribution import attribution_map, normalise_maps
+from .method.explainer import Explainer, Explanation
+from .method.fixations import Scanpath, loss_landscape, optimise_fixation, optimise_scanpath
+from .method.foveation import foveate, gaussian_blob, gaussian_blur, to_normalised, to_pixels
+from .method.fovex import FovEx, FovExOutput
+from .datasets.images import SAMPLE_IMAGES, load_image, sample_image_names
+from .method.memory import foveate_with_memory, update_memory
+from .models import ImageClassifier, imagenet_classes, list_models, load_model  # also registers the small models
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ Commands::
                                       [--shard i/n | --shard env] [--overwrite] [--no-html]
 
 ``run`` executes the chapter with papermill and writes ``DIR/<stem>.ipynb`` and
-``DIR/<stem>.html`` (see :mod:`fovex_lib.runner`). ``<chapter>`` is a number (``4``,
+``DIR/<stem>.html`` (see :mod:`fovex_lib.tools.runner`). ``<chapter>`` is a number (``4``,
 ``A``), a name (``attribution``) or a path to a ``.md``/``.ipynb``. ``--shard env``
 takes the shard from ``torchrun`` (``RANK``/``WORLD_SIZE``) or a job array (Slurm's
 ``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``, or ``SHARD_INDEX``/``SHARD_COUNT``);
@@ -19,7 +19,7 @@ Exit status: 0 when every run succeeded, 1 when one or more runs failed (their f
 marked as failed), 2 for a usage or validation error (nothing was run: unknown parameter
 or kernel, bad value or ``--timeout``, an output folder that cannot be written, a bad
 ``--shard`` or shard environment variable), 130 / 143 when SIGINT (Ctrl-C) / SIGTERM
-stopped the run (nothing was written for the run in progress; see :mod:`fovex_lib.runner`).
+stopped the run (nothing was written for the run in progress; see :mod:`fovex_lib.tools.runner`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import os
 import shlex
 import sys
 
-from .runner import RunInterrupted, format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, \
+from .tools.runner import RunInterrupted, format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, \
     resolve_chapter, run_chapter
 
 
@@ -48,10 +48,14 @@ def _timeout(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fovex_lib", description="Run FovEx workbook chapters as batch jobs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the book's chapters")
+    book_help = "the book's folder (default: ./book, i.e. run from the repository's root)"
+    listing = sub.add_parser("list", help="list the book's chapters")
+    listing.add_argument("--book", default=None, metavar="DIR", help=book_help)
     params = sub.add_parser("params", help="show a chapter's parameters")
     params.add_argument("chapter", help="number, name or path of the chapter")
+    params.add_argument("--book", default=None, metavar="DIR", help=book_help)
     run = sub.add_parser("run", help="execute a chapter into a notebook and an HTML report")
+    run.add_argument("--book", default=None, metavar="DIR", help=book_help)
     run.add_argument("chapter", help="number (4, A), name (attribution) or path (.md/.ipynb) of the chapter")
     run.add_argument("-o", "--output", required=True, help="output folder for <stem>.ipynb and <stem>.html")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _shard(value: str | None) -> str | None:
-    from .cache import shard_from_env
+    from .tools.cache import shard_from_env
 
     if value != "env":
         return value
@@ -88,15 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
-            for path in list_chapters():
+            chapters = list_chapters(args.book)
+            if not chapters:
+                raise ValueError(f"no chapters found in {args.book or './book'}: run from the repository's "
+                                 "root or pass --book DIR.")
+            for path in chapters:
                 print(f"{path.stem:32s} {path}")
             return 0
         if args.command == "params":
-            path = resolve_chapter(args.chapter)
+            path = resolve_chapter(args.chapter, args.book)
             print(f"Parameters of {path.stem}:")
             print(format_parameters(read_parameters(load_chapter(path))))
             return 0
-        # the chapter's kernel records this in the provenance of stored tables (fovex_lib.results)
+        # the chapter's kernel records this in the provenance of stored tables (fovex_lib.tools.results)
         os.environ["FOVEX_RUN_COMMAND"] = "python -m fovex_lib " + shlex.join(sys.argv[1:] if argv is None else argv)
         parameters = {}
         for name, value in args.parameter:
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_chapter(args.chapter, args.output, parameters=parameters, grid=parse_grid(args.grid),
                               overwrite=args.overwrite, shard=_shard(args.shard), html=not args.no_html,
                               kernel_name=args.kernel, timeout=args.timeout, raw=True,
-                              keep_widgets=args.keep_widgets)
+                              keep_widgets=args.keep_widgets, book_dir=args.book)
     except RunInterrupted as stop:
         print(f"\nstopped: {stop}", file=sys.stderr)
         for r in stop.results:

@@ -11,7 +11,7 @@ EfficientNet-Lite0, in two ways:
 
 It prints explanations per second for both and their ratio, and seconds per image for
 each metric of :mod:`fovex_lib.metrics` (``--no-metrics`` skips them), with the model in
-the batched run's precision and layout (:func:`fovex_lib.precision.with_precision`). The
+the batched run's precision and layout (:func:`fovex_lib.method.precision.with_precision`). The
 images are uniform noise from a seeded generator (content does not change the cost).
 
 ``--quick`` is a CI-sized run: 2 images, scanpath length 2, 2 steps (not the paper's
@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import metrics as _metrics
-from .precision import check_autocast_dtype, with_precision
-from .fovex import FovEx
-from .models import load_model
+from .method.precision import check_autocast_dtype, with_precision
+from .method.fovex import FovEx
+from .models.zoo import load_model
 
 __all__ = ["PAPER_SETTINGS", "QUICK_SETTINGS", "BenchRow", "bench_fovex", "bench_metrics", "run_benchmark",
            "format_table", "device_name", "as_dicts", "main"]

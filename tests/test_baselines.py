@@ -16,8 +16,8 @@ from torch import nn
 from fovex_lib.baselines import (FAST_SETTINGS, METHODS, applicable_methods, default_target_layers,
                                  make_explainer, method_names)
 from fovex_lib.baselines.rise import rise_masks
-from fovex_lib.models import load_model
-from fovex_lib.synthetic import load_split
+from fovex_lib.models.zoo import load_model
+from fovex_lib.datasets.synthetic import load_split
 
 torch.set_num_threads(2)
 
@@ -218,7 +218,7 @@ def test_meaningful_perturbation_deletes_the_known_region():
 
 
 def explainer_blur(x):
-    from fovex_lib.foveation import gaussian_blur
+    from fovex_lib.method.foveation import gaussian_blur
     return gaussian_blur(x, 41, 10.0)
 
 

@@ -4,8 +4,8 @@ import torch
 
 from fovex_lib.bench import PAPER_SETTINGS, QUICK_SETTINGS, BenchRow, bench_fovex, bench_metrics, format_table, main, \
     run_benchmark
-from fovex_lib.fovex import FovEx
-from fovex_lib.models import load_model
+from fovex_lib.method.fovex import FovEx
+from fovex_lib.models.zoo import load_model
 
 
 def test_paper_settings_are_the_published_ones():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.boxes import (BOX_SETS, boxes_to_mask, clip_boxes, load_annotations, load_box_images, map_boxes,
+from fovex_lib.datasets.boxes import (BOX_SETS, boxes_to_mask, clip_boxes, load_annotations, load_box_images, map_boxes,
                              osie_directory)
-from fovex_lib.images import SAMPLE_IMAGES, image_to_tensor, resize_image
+from fovex_lib.datasets.images import SAMPLE_IMAGES, image_to_tensor, resize_image
 
 REPO = Path(__file__).resolve().parents[1]
 

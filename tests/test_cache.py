@@ -1,4 +1,4 @@
-"""ResultCache, shards and the resumable loop (fovex_lib.cache)."""
+"""ResultCache, shards and the resumable loop (fovex_lib.tools.cache)."""
 import hashlib
 import json
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.cache import (ResultCache, cached_map, canonical_key, key_digest, merge_tables, parse_shard,
+from fovex_lib.tools.cache import (ResultCache, cached_map, canonical_key, key_digest, merge_tables, parse_shard,
                              select_shard, shard_from_env)
 
 

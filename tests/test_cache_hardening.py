@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from fovex_lib import FovEx
-from fovex_lib.cache import (ResultCache, ShardTable, cached_map, explainer_settings, format_shard, merge_tables,
+from fovex_lib.tools.cache import (ResultCache, ShardTable, cached_map, explainer_settings, format_shard, merge_tables,
                              shard_from_env)
-from fovex_lib.explainer import Explanation
+from fovex_lib.method.explainer import Explanation
 from fovex_lib.gaze.evaluate import evaluate_methods
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.metrics.evaluate import evaluate_method
@@ -26,7 +26,7 @@ def small_fovex(model, **changes):
 def test_explainer_settings_hold_every_fovex_setting():
     model = tiny_cnn(dtype=torch.float32)
     described = explainer_settings(small_fovex(model, lr=0.05, weights=torch.tensor([2.0])))
-    assert described["class"] == "fovex_lib.fovex.FovEx"
+    assert described["class"] == "fovex_lib.method.fovex.FovEx"
     assert described["lr"] == 0.05 and described["steps"] == 1 and described["blur_kernel_size"] == 5
     assert described["weights"]["values"] == [2.0]
     assert "model" not in described and "search_model" not in described and "progress" not in described

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.explainer import Explanation
+from fovex_lib.method.explainer import Explanation
 from fovex_lib.gaze.evaluate import (crop_box, crop_geometry, evaluate_methods, evaluate_references,
                                      format_table, fraction_in_crop, map_to_stimulus, scanpath_to_stimulus,
                                      select_shard, summarise)
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.gaze.records import GazeRecord
 from fovex_lib.gaze.reference_maps import centre_bias_map, fixation_density, inter_observer_maps
-from fovex_lib.images import load_image
+from fovex_lib.datasets.images import load_image
 
 from test_gaze_data import shared_data
 
@@ -65,7 +65,7 @@ def test_crop_geometry_matches_load_image():
     assert left == pytest.approx(37 * 800 / 299) and right == pytest.approx(261 * 800 / 299)
     # the crop of a stimulus whose columns carry their own index equals load_image's view
     cols = torch.arange(800.0).expand(1, 3, 600, 800) / 800
-    from fovex_lib.images import resize_image
+    from fovex_lib.datasets.images import resize_image
     view = resize_image(cols, 224)
     lo, hi = view[0, 0, 0, 0].item() * 800, view[0, 0, 0, -1].item() * 800
     assert lo == pytest.approx(left, abs=2) and hi == pytest.approx(right - 1, abs=2)

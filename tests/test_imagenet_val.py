@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fovex_lib.boxes import boxes_to_mask, map_boxes
-from fovex_lib.imagenet_val import imagenet_synsets, load_imagenet_val, read_box_xml
+from fovex_lib.datasets.boxes import boxes_to_mask, map_boxes
+from fovex_lib.datasets.imagenet_val import imagenet_synsets, load_imagenet_val, read_box_xml
 
 XML = """<annotation><folder>val</folder><filename>{name}</filename>
 <size><width>{w}</width><height>{h}</height><depth>3</depth></size>

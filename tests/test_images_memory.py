@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from fovex_lib import load_image
-from fovex_lib.images import _banded_resize, _to_float_array, resize_image
+from fovex_lib.datasets.images import _banded_resize, _to_float_array, resize_image
 
 
 def simple_rule(img: Image.Image, size, crop) -> torch.Tensor:

@@ -10,10 +10,10 @@ from torch import nn
 
 from conftest import tiny_cnn
 from fovex_lib import FovEx
-from fovex_lib.attribution import attribution_map
+from fovex_lib.method.attribution import attribution_map
 from fovex_lib.baselines import make_explainer
-from fovex_lib.fixations import loss_landscape, random_draws
-from fovex_lib.foveation import gaussian_blur
+from fovex_lib.method.fixations import loss_landscape, random_draws
+from fovex_lib.method.foveation import gaussian_blur
 
 SMALL = dict(scanpath_length=2, steps=2, blur_kernel_size=9)
 

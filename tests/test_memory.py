@@ -1,7 +1,7 @@
 import torch
 
 from fovex_lib import foveate, foveate_with_memory, gaussian_blob, gaussian_blur, update_memory
-from fovex_lib.memory import sharpness_mask
+from fovex_lib.method.memory import sharpness_mask
 
 
 def test_memory_update_by_hand():

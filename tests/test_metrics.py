@@ -10,7 +10,7 @@ from torch import nn
 from conftest import tiny_cnn
 from fovex_lib.metrics import (curve_auc, deletion, drop_increase, energy_pointing_game, evaluate_method, insertion,
                                make_substrate, mask_images, pixel_ranks, summarise, trapezoid_auc)
-from fovex_lib.models import ImageClassifier
+from fovex_lib.models.zoo import ImageClassifier
 
 EPS = 0.01  # probability floor of the box model
 
@@ -119,7 +119,7 @@ def test_ebpg_bad_maps_and_masks():
 
 
 def test_ebpg_on_synthetic_data_with_exact_boxes():
-    from fovex_lib.synthetic import make_dataset
+    from fovex_lib.datasets.synthetic import make_dataset
 
     data = make_dataset(4, seed=5)
     masks = data.box_masks()

@@ -4,8 +4,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fovex_lib import load_image, load_model, models
-from fovex_lib.models import ImageClassifier, imagenet_classes, load_state_dict_file
+from fovex_lib import load_image, load_model
+from fovex_lib.models import zoo as models
+from fovex_lib.models.zoo import ImageClassifier, imagenet_classes, load_state_dict_file
 
 
 @pytest.fixture(scope="module")

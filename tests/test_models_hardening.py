@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fovex_lib import models
-from fovex_lib.models import load_model, load_state_dict_file
+from fovex_lib.models import zoo as models
+from fovex_lib.models.zoo import load_model, load_state_dict_file
 
 
 @pytest.fixture

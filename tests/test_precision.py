@@ -1,6 +1,6 @@
 """bf16 autocast and channels-last for FovEx and the metrics: opt-in, and within a documented tolerance of fp32.
 
-Documented tolerance (fovex_lib.fixations, appendix B), measured here on CPU:
+Documented tolerance (fovex_lib.method.fixations, appendix B), measured here on CPU:
 
 * one evaluation (same foveated input): the cross-entropy under bf16 autocast is within
   2 % (median relative error) and 0.1 (max absolute error) of fp32, and the sign of
@@ -15,13 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fovex_lib.foveation import gaussian_blur
-from fovex_lib.fovex import FovEx
-from fovex_lib.memory import foveate_with_memory
+from fovex_lib.method.foveation import gaussian_blur
+from fovex_lib.method.fovex import FovEx
+from fovex_lib.method.memory import foveate_with_memory
 from fovex_lib.metrics import deletion, drop_increase, insertion
-from fovex_lib.models import load_model
-from fovex_lib.precision import ReducedPrecision, check_autocast_dtype, model_precision, with_precision
-from fovex_lib.synthetic import load_split
+from fovex_lib.models.zoo import load_model
+from fovex_lib.method.precision import ReducedPrecision, check_autocast_dtype, model_precision, with_precision
+from fovex_lib.datasets.synthetic import load_split
 
 from conftest import tiny_cnn
 
@@ -122,7 +122,7 @@ def test_default_is_float32_and_unchanged_by_the_new_arguments(noise_images):
 
 
 # ---------------------------------------------------------------- the metrics (ReducedPrecision wrapper)
-# Documented tolerance (fovex_lib.precision, appendix B): under bf16 the target's softmax
+# Documented tolerance (fovex_lib.method.precision, appendix B): under bf16 the target's softmax
 # score moves by at most 0.01 on any image and curve point, deletion / insertion AUCs by at
 # most 0.005, and the average % drop by at most 0.5 points (measured with RISE's substrates: 0.0065, 0.0012, 0.02).
 

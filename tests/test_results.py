@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-import fovex_lib.results as results
-from fovex_lib.results import RESULTS_VERSION, load_table, provenance, save_table
+import fovex_lib.tools.results as results
+from fovex_lib.tools.results import RESULTS_VERSION, load_table, provenance, save_table
 
 BOOK_DATA = Path(__file__).resolve().parent.parent / "book" / "data"
 

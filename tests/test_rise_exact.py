@@ -18,8 +18,8 @@ from scipy.ndimage import gaussian_filter
 from conftest import tiny_cnn
 from fovex_lib.metrics import (curve_auc, deletion, insertion, make_substrate, model_normalisation,
                                rise_gaussian_kernel)
-from fovex_lib.models import ImageClassifier
-from fovex_lib.precision import with_precision
+from fovex_lib.models.zoo import ImageClassifier
+from fovex_lib.method.precision import with_precision
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 H, W = 24, 40  # not square, so rows and columns cannot be confused; HW = 960

@@ -1,4 +1,4 @@
-"""The chapter runner (fovex_lib.runner, python -m fovex_lib) on a tiny fixture chapter."""
+"""The chapter runner (fovex_lib.tools.runner, python -m fovex_lib) on a tiny fixture chapter."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fovex_lib.runner import (Parameter, load_chapter, output_stem, parse_grid, parse_value, read_parameters,
+from fovex_lib.tools.runner import (Parameter, load_chapter, output_stem, parse_grid, parse_value, read_parameters,
                               resolve_chapter, run_chapter)
 
 CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"

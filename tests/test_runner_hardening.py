@@ -17,7 +17,7 @@ import pytest
 
 from conftest import file_size_limit
 from fovex_lib.__main__ import main
-from fovex_lib.runner import output_stem, run_chapter
+from fovex_lib.tools.runner import output_stem, run_chapter
 
 CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"
 
@@ -296,9 +296,9 @@ CACHED_CHAPTER = textwrap.dedent('''\
     from torch import nn
 
     from fovex_lib import FovEx
-    from fovex_lib.cache import ResultCache, explainer_settings
+    from fovex_lib.tools.cache import ResultCache, explainer_settings
     from fovex_lib.metrics.evaluate import evaluate_method
-    from fovex_lib.results import provenance, save_table
+    from fovex_lib.tools.results import provenance, save_table
 
     gen = torch.Generator().manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 5, stride=2, padding=2), nn.ReLU(), nn.AdaptiveAvgPool2d(4),

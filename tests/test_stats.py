@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from fovex_lib.stats import Interval, bootstrap_ci, compare_methods, format_comparison, paired_difference, verdict
+from fovex_lib.tools.stats import Interval, bootstrap_ci, compare_methods, format_comparison, paired_difference, verdict
 
 
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
@@ -66,7 +66,7 @@ def test_bad_input_is_refused():
 
 
 def test_per_image_values_aligns_by_image_and_refuses_gaps():
-    from fovex_lib.stats import per_image_values
+    from fovex_lib.tools.stats import per_image_values
 
     rows = [{"image_id": "2", "method": "A", "nss": 2.0}, {"image_id": "1", "method": "A", "nss": 1.0},
             {"image_id": "1", "method": "B", "nss": 10.0}, {"image_id": "2", "method": "B", "nss": 20.0}]
@@ -83,7 +83,7 @@ def test_per_image_values_aligns_by_image_and_refuses_gaps():
 
 
 def test_metric_table_and_undefined_values():
-    from fovex_lib.stats import format_metric_table, per_image_values
+    from fovex_lib.tools.stats import format_metric_table, per_image_values
 
     rows = [{"image_id": str(i), "method": m, "x": v, "y": (float("nan") if (m, i) == ("B", 0) else v)}
             for i in range(5) for m, v in (("FovEx", i), ("B", i + 1.0))]

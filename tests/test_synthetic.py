@@ -7,10 +7,10 @@ its mass on the evidence.
 import pytest
 import torch
 
-import fovex_lib.small_models  # noqa: F401  (registers synthetic_cnn / synthetic_vit)
+import fovex_lib.models.small  # noqa: F401  (registers synthetic_cnn / synthetic_vit)
 from fovex_lib import FovEx, load_model
-from fovex_lib.models import ImageClassifier
-from fovex_lib.synthetic import (CLASS_NAMES, SPLIT_SEEDS, load_split, make_dataset, shape_masks,
+from fovex_lib.models.zoo import ImageClassifier
+from fovex_lib.datasets.synthetic import (CLASS_NAMES, SPLIT_SEEDS, load_split, make_dataset, shape_masks,
                                  train_seed)
 
 MODELS = ["synthetic_cnn", "synthetic_vit"]

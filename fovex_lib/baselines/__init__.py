@@ -1,8 +1,8 @@
 """Baseline explainers behind FovEx's interface, and a registry to make them by name.
 
-Every explainer subclasses :class:`fovex_lib.explainer.Explainer`: call it on a
+Every explainer subclasses :class:`fovex_lib.method.explainer.Explainer`: call it on a
 batch (B, 3, H, W) in [0, 1] (optionally with ``target=``) and get an
-:class:`~fovex_lib.explainer.Explanation` whose ``saliency`` is (B, 1, H, W) in
+:class:`~fovex_lib.method.explainer.Explanation` whose ``saliency`` is (B, 1, H, W) in
 [0, 1] on the model's device.
 
 =====================  ============================================  ==========
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..explainer import Explainer
+from ..method.explainer import Explainer
 from .cls_embedding import ClassEmbeddingProjection
 from .gae import GAE
 from .gradcam import CAMExplainer, GradCAM, GradCAMPlusPlus
@@ -51,7 +51,7 @@ __all__ = ["METHODS", "MethodInfo", "FAST_SETTINGS", "make_explainer", "applicab
 
 
 def _fovex(model, **kwargs):
-    from ..fovex import FovEx
+    from ..method.fovex import FovEx
 
     return FovEx(model, **kwargs)
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._checks import check_seed  # an int in [0, 2**63); re-exported for the baselines
-from ..explainer import Explanation
+from ..method.explainer import Explanation
 
 __all__ = ["TokenExplanation", "frozen_parameters", "check_seed", "check_int"]
 

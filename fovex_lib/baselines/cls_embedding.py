@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..explainer import Explainer
+from ..method.explainer import Explainer
 from ._common import TokenExplanation, frozen_parameters
 from .vit_utils import record_attention, require_cls_vit, token_grid, tokens_to_saliency
 

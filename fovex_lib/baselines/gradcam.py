@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ..explainer import Explainer, Explanation
+from ..method.explainer import Explainer, Explanation
 from ._common import frozen_parameters
 from .target_layers import default_target_layers
 

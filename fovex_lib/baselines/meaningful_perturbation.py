@@ -36,8 +36,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._checks import check_positive
-from ..explainer import Explainer, Explanation
-from ..foveation import gaussian_blur
+from ..method.explainer import Explainer, Explanation
+from ..method.foveation import gaussian_blur
 from ._common import check_int, frozen_parameters
 
 __all__ = ["MeaningfulPerturbation", "tv_norm"]

@@ -36,8 +36,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._checks import check_fraction
-from ..attribution import normalise_maps
-from ..explainer import Explainer, Explanation
+from ..method.attribution import normalise_maps
+from ..method.explainer import Explainer, Explanation
 from ._common import check_int, check_seed
 
 __all__ = ["RISE", "rise_masks"]

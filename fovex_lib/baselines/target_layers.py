@@ -15,7 +15,7 @@ and ``vit_b_16``)                :func:`vit_reshape_transform` (pytorch-grad-cam
 any other conv net               the last ``nn.Conv2d`` in module order (a fallback)
 ==============================  ===============================================
 
-The model may be wrapped in :class:`~fovex_lib.models.ImageClassifier` (the wrapped
+The model may be wrapped in :class:`~fovex_lib.models.zoo.ImageClassifier` (the wrapped
 network is ``model.net``). Pass ``target_layers=[...]`` (and, for token outputs,
 ``reshape_transform=...``) to any CAM explainer to override the choice.
 """
@@ -31,7 +31,7 @@ __all__ = ["architecture", "default_target_layers", "unwrap"]
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The network inside an :class:`~fovex_lib.models.ImageClassifier` (or the model itself)."""
+    """The network inside an :class:`~fovex_lib.models.zoo.ImageClassifier` (or the model itself)."""
     net = getattr(model, "net", None)
     return net if isinstance(net, nn.Module) else model
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution import normalise_maps
+from ..method.attribution import normalise_maps
 
 __all__ = ["find_vit", "require_cls_vit", "record_attention", "AttentionRecord", "vit_reshape_transform",
            "token_grid", "tokens_to_saliency"]

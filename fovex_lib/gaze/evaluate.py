@@ -4,7 +4,7 @@
 stimulus; the model's input is square. Two views are offered, and every function that
 moves between the model's input and the stimulus takes ``view``:
 
-* ``view="crop"``: :func:`fovex_lib.images.load_image`'s view: the shorter side scaled
+* ``view="crop"``: :func:`fovex_lib.datasets.images.load_image`'s view: the shorter side scaled
   to ``size`` (224) and the centre ``size x size`` square cut out. For an 800x600 OSIE
   image that square covers the central 600x600 pixels; the 100-pixel bands left and
   right were never shown to the model. :func:`map_to_stimulus` places the map at the
@@ -26,9 +26,9 @@ reports how many fixations the crop window leaves out.
 **Loop, cache and shards** (the shared protocol of chapters 6 and 7):
 :func:`evaluate_methods` and :func:`evaluate_references` walk the records in batches;
 ``cache`` is any object with ``get(key) -> dict | None`` and ``put(key, value)``
-(e.g. ``fovex_lib.cache.ResultCache``), ``shard="i/n"`` keeps items ``i, i+n, ...``.
+(e.g. ``fovex_lib.tools.cache.ResultCache``), ``shard="i/n"`` keeps items ``i, i+n, ...``.
 Each cache key holds everything that determines the value (method, the explainer's
-class and settings from ``fovex_lib.cache.explainer_settings``, the given settings,
+class and settings from ``fovex_lib.tools.cache.explainer_settings``, the given settings,
 model, image, sizes, target, metric conventions, results version).
 
 Paper numbers (Panda et al., Table 2: MIT1003, NSS / AUC-Judd) are in ``PAPER_TABLE2``.
@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..cache import explainer_settings, select_shard
-from ..results import RESULTS_VERSION
+from ..tools.cache import explainer_settings, select_shard
+from ..tools.results import RESULTS_VERSION
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
 
@@ -71,7 +71,7 @@ def check_view(view: str) -> str:
 
 
 def crop_geometry(stimulus_size: tuple[int, int], size: int = 224) -> tuple[int, int, int, int]:
-    """(scaled H, scaled W, top, left) of :func:`fovex_lib.images.resize_image`'s centre crop."""
+    """(scaled H, scaled W, top, left) of :func:`fovex_lib.datasets.images.resize_image`'s centre crop."""
     height, width = stimulus_size
     scale = size / min(height, width)
     new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
@@ -118,7 +118,7 @@ def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int], view: st
 def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224,
                          view: str = "crop") -> np.ndarray:
     """FovEx fixations (L, 2) in normalised input coordinates -> (L, 2) ``(row, col)`` stimulus pixels."""
-    from ..foveation import to_pixels
+    from ..method.foveation import to_pixels
 
     check_view(view)
     points = to_pixels(torch.as_tensor(scanpath, dtype=torch.float64).reshape(-1, 2), (size, size)).numpy()
@@ -154,7 +154,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
             (B, 1, size, size) (and optionally ``targets``, ``scanpath``).
         model_name: for the cache key.
         settings: ``{method name: dict of its settings}`` for the cache key; the key also
-            holds :func:`~fovex_lib.cache.explainer_settings` of each explainer (its class
+            holds :func:`~fovex_lib.tools.cache.explainer_settings` of each explainer (its class
             and, for the library's explainers, every setting), so explainers with different
             settings never share entries.
         size: model input size (224).
@@ -177,7 +177,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
     if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
         raise TypeError(f"target must be None (predicted class) or an int class index, got {target!r}.")
-    from ..explainer import model_device
+    from ..method.explainer import model_device
 
     check_view(view)
     device = model_device(model)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..images import load_image
+from ..datasets.images import load_image
 
 __all__ = ["GazeRecord", "GazeDataset", "fixations_inside"]
 
@@ -93,7 +93,7 @@ class GazeRecord:
 
     def load(self, size: int | None = None, crop: bool = True) -> torch.Tensor:
         """The stimulus as (1, 3, H, W) float32 in [0, 1]: original size by default, or
-        ``size`` with :func:`fovex_lib.images.load_image`'s shorter-side resize + centre crop
+        ``size`` with :func:`fovex_lib.datasets.images.load_image`'s shorter-side resize + centre crop
         (``crop=True``) or the whole stimulus squashed to ``size x size`` (``crop=False``)."""
         image = load_image(self.path, size=size, crop=crop)
         if size is None and tuple(image.shape[-2:]) != tuple(self.size):

@@ -9,7 +9,7 @@ Every function takes a model mapping (B, 3, H, W) images in [0, 1] to logits, th
 (B, 1, H, W) maps of the same size, and targets (None = the predicted class); work is
 batched on the model's device. Deletion / insertion follow the RISE reference code; their
 default substrates are defined in the model's normalised space, so they need the model's
-``mean`` / ``std`` (any :class:`~fovex_lib.models.ImageClassifier` has them).
+``mean`` / ``std`` (any :class:`~fovex_lib.models.zoo.ImageClassifier` has them).
 """
 from .deletion_insertion import (SUBSTRATES, Curves, curve_auc, deletion, insertion, make_substrate,
                                  model_normalisation, perturbation_curves, pixel_ranks, rise_gaussian_kernel,

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_images, check_logits, resolve_targets
-from ..cache import select_shard
-from ..explainer import eval_mode, model_device
+from ..tools.cache import select_shard
+from ..method.explainer import eval_mode, model_device
 
 __all__ = ["check_maps", "target_probabilities", "prepare", "is_constant", "shard_indices"]
 
@@ -112,6 +112,6 @@ def prepare(model: torch.nn.Module, images: torch.Tensor, target, batch_size: in
 def shard_indices(n: int, shard: str | None) -> list[int]:
     """Indices of the items a shard ``"i/n"`` processes: ``i, i + n, i + 2n, ...`` (0-based i).
 
-    ``None`` means every item; the rule is :func:`fovex_lib.cache.select_shard`'s.
+    ``None`` means every item; the rule is :func:`fovex_lib.tools.cache.select_shard`'s.
     """
     return select_shard(range(n), shard)

@@ -5,7 +5,7 @@ authors' code (github.com/eclique/RISE), with its settings from the RISE evaluat
 There the model takes the *normalised* image :math:`z = (x - \\mu) / \\sigma` and the score is
 the softmax probability of class :math:`c`, the model's top-1 class on the unmodified image.
 Our functions take images :math:`x \\in [0, 1]` and a model that normalises them itself
-(:class:`fovex_lib.models.ImageClassifier`); :math:`\\mu, \\sigma` are that model's ``mean``
+(:class:`fovex_lib.models.zoo.ImageClassifier`); :math:`\\mu, \\sigma` are that model's ``mean``
 and ``std``. ``target`` may name other classes; ``None`` (default) is RISE's top-1 class.
 
 **Ranking.** Pixels are changed in order of decreasing saliency. RISE takes
@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .._checks import check_logits
-from ..explainer import eval_mode
+from ..method.explainer import eval_mode
 from ._common import _wide, check_maps, is_constant, prepare
 
 __all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "model_normalisation", "rise_gaussian_kernel",
@@ -133,8 +133,8 @@ def model_normalisation(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Ten
     """The ``(mean, std)`` a model normalises its [0, 1] input with, each (1, C, 1, 1).
 
     Looks at ``model.mean`` / ``model.std`` and then through wrappers (the wrapped model under
-    ``.model``, ``.net`` or ``.module``, e.g. :class:`fovex_lib.precision.ReducedPrecision`
-    around an :class:`fovex_lib.models.ImageClassifier`).
+    ``.model``, ``.net`` or ``.module``, e.g. :class:`fovex_lib.method.precision.ReducedPrecision`
+    around an :class:`fovex_lib.models.zoo.ImageClassifier`).
     """
     current, path = model, "model"
     for _ in range(16):  # wrappers do not nest deeper than this in practice
@@ -157,7 +157,7 @@ def model_normalisation(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Ten
         f"{type(model).__name__} has no 'mean' / 'std' attributes (nor a wrapped model under "
         f"{' / '.join('.' + n for n in _INNER)} that has them), so the substrates 'model_mean' and 'blur' "
         "(RISE's, defined in the model's normalised space) cannot be built. Use a model from "
-        "fovex_lib.load_model or fovex_lib.models.ImageClassifier(net, mean, std, ...), give your model "
+        "fovex_lib.load_model or fovex_lib.models.zoo.ImageClassifier(net, mean, std, ...), give your model "
         "'mean' and 'std' attributes (the per-channel values it normalises [0, 1] images with), or pass "
         "substrate='black', substrate='mean' or a substrate tensor instead.")
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..explainer import eval_mode
+from ..method.explainer import eval_mode
 from ._common import check_maps, prepare, target_probabilities
 
 __all__ = ["MASK_MODES", "DropIncrease", "mask_images", "drop_increase"]

@@ -5,10 +5,10 @@ computes the maps, image by image in batches, optionally through a result cache 
 a shard of the images (the shared protocol of chapters 6 and 7):
 
 * ``cache``: None (nothing stored) or an object with ``.get(key: dict) -> dict | None``
-  and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.cache.ResultCache(directory)``.
+  and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.tools.cache.ResultCache(directory)``.
   One entry per (method, the explainer's class and settings, ``method_settings``, model,
   image, size, target, metric settings, results version); the explainer's settings come
-  from the explainer itself (``fovex_lib.cache.explainer_settings``), so explainers with
+  from the explainer itself (``fovex_lib.tools.cache.explainer_settings``), so explainers with
   different settings never share entries. The value holds the image's metric values and
   the seconds each stage took.
 * ``shard``: None or ``"i/n"``: only images ``i, i + n, i + 2n, ...`` (0-based) are processed.
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..cache import explainer_settings
-from ..results import RESULTS_VERSION
+from ..tools.cache import explainer_settings
+from ..tools.results import RESULTS_VERSION
 from ._common import check_batch_size, is_constant, shard_indices
 from .deletion_insertion import deletion, insertion
 from .drop_increase import MASK_MODES, drop_increase
@@ -163,7 +163,7 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         regions: EBPG regions, bool (N, 1, H, W) or N lists of boxes; None: no EBPG.
         method, method_settings, model_name: describe the explainer for the cache key
             (defaults: ``explainer.name``, ``{}``, ``model.name``). The key also holds
-            :func:`~fovex_lib.cache.explainer_settings` of the explainer (its class and, for
+            :func:`~fovex_lib.tools.cache.explainer_settings` of the explainer (its class and, for
             the library's explainers, every setting); ``method_settings`` adds what that
             cannot see (e.g. the settings of a plain function).
         settings: metric settings (:func:`metric_settings`).

@@ -21,7 +21,7 @@ import warnings
 
 import torch
 
-from ..boxes import boxes_to_mask
+from ..datasets.boxes import boxes_to_mask
 from ._common import check_maps
 
 __all__ = ["energy_pointing_game", "region_masks"]
@@ -32,7 +32,7 @@ def region_masks(regions, size: tuple[int, int], batch: int) -> torch.Tensor:
 
     ``regions`` is either such a bool tensor, or a list of B lists of boxes
     ``(x0, y0, x1, y1)`` in pixel coordinates of the map grid (see
-    :func:`fovex_lib.boxes.boxes_to_mask`).
+    :func:`fovex_lib.datasets.boxes.boxes_to_mask`).
     """
     if isinstance(regions, torch.Tensor):
         if regions.dtype != torch.bool:

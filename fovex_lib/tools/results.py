@@ -143,7 +143,7 @@ def save_table(path: str | os.PathLike, rows: list[dict], provenance: dict) -> P
     if not rows:
         raise ValueError("no rows to store: a stored table must hold the run's results.")
     if "results_version" not in provenance:
-        raise ValueError("provenance lacks 'results_version'; build it with fovex_lib.results.provenance().")
+        raise ValueError("provenance lacks 'results_version'; build it with fovex_lib.tools.results.provenance().")
     columns = list(dict.fromkeys(k for row in rows for k in row))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -2,9 +2,9 @@
 
 Two uses:
 
-* :class:`~fovex_lib.fovex.FovEx` takes ``autocast_dtype=`` and ``channels_last=``
+* :class:`~fovex_lib.method.fovex.FovEx` takes ``autocast_dtype=`` and ``channels_last=``
   itself (the positions, memory, loss and map stay in float32; see
-  :mod:`fovex_lib.fixations`).
+  :mod:`fovex_lib.method.fixations`).
 * Every other consumer of a model (the metrics of :mod:`fovex_lib.metrics`, the
   baselines) takes any ``nn.Module``, so it is given a wrapped model::
 

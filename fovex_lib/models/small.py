@@ -1,4 +1,4 @@
-"""Two small classifiers trained on the synthetic evidence data set (:mod:`fovex_lib.synthetic`).
+"""Two small classifiers trained on the synthetic evidence data set (:mod:`fovex_lib.datasets.synthetic`).
 
 * ``synthetic_cnn`` - :func:`small_cnn`, a 4-block conv net (about 0.1 M parameters)
   with global max pooling; its last conv block is ``net.features[-1]`` (8x8 maps)
@@ -7,10 +7,10 @@
   patches on 64x64 images (64 patch tokens + a class token), so attention-based
   baselines (raw attention, rollout) apply.
 
-Both take 64x64 RGB images in [0, 1] (the :class:`~fovex_lib.models.ImageClassifier`
+Both take 64x64 RGB images in [0, 1] (the :class:`~fovex_lib.models.zoo.ImageClassifier`
 wrapper normalises with mean = std = 0.5) and return logits over the six
-:data:`~fovex_lib.synthetic.CLASS_NAMES`. Their weights were trained in this project
-by ``python -m fovex_lib.train_synthetic`` and ship with the package as
+:data:`~fovex_lib.datasets.synthetic.CLASS_NAMES`. Their weights were trained in this project
+by ``python -m fovex_lib.models.train_synthetic`` and ship with the package as
 ``fovex_lib/data/synthetic_{cnn,vit}.safetensors``, so ``load_model("synthetic_cnn")``
 works offline.
 """
@@ -21,15 +21,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import ImageClassifier, load_state_dict_file, register_model
-from .synthetic import CLASS_NAMES
+from .zoo import ImageClassifier, load_state_dict_file, register_model
+from ..datasets.synthetic import CLASS_NAMES
 
 __all__ = ["small_cnn", "small_vit", "SMALL_MODELS", "weights_path", "wrap", "MEAN", "STD", "INPUT_SIZE"]
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 INPUT_SIZE = (64, 64)
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def _block(c_in: int, c_out: int, pool: bool) -> nn.Sequential:
@@ -96,7 +96,7 @@ def _load(name: str, pretrained: bool, weights) -> ImageClassifier:
                 state = load_state_dict_file(weights_path(name))
             except FileNotFoundError as err:
                 raise FileNotFoundError(f"{err}. The weights ship with fovex_lib; re-create them with "
-                                        f"`python -m fovex_lib.train_synthetic --model {name.split('_')[1]}`.") from err
+                                        f"`python -m fovex_lib.models.train_synthetic --model {name.split('_')[1]}`.") from err
         net.load_state_dict(state)
     return wrap(net, name)
 

@@ -12,7 +12,7 @@ best loss, the next position is a random restart drawn uniformly in [-1, 1]^2
 ``U(-lr/2, lr/2)`` per coordinate (``restarts=False``).
 
 A scanpath repeats this ``L`` times, adding each chosen fixation to the memory
-state (:mod:`fovex_lib.memory`) so that later fixations look for new evidence.
+state (:mod:`fovex_lib.method.memory`) so that later fixations look for new evidence.
 
 Deliberate differences from the FovEx reference code (each one documented):
 
@@ -32,8 +32,8 @@ Deliberate differences from the FovEx reference code (each one documented):
   ``ValueError`` at the end of the search, naming the images: a fixation chosen from
   NaN losses would be arbitrary. The check costs one device synchronisation per fixation.
 
-Speed: pass a model wrapped by :func:`fovex_lib.precision.with_precision` (bf16 autocast
-and/or channels-last; :class:`~fovex_lib.fovex.FovEx` does this when asked). Only the
+Speed: pass a model wrapped by :func:`fovex_lib.method.precision.with_precision` (bf16 autocast
+and/or channels-last; :class:`~fovex_lib.method.fovex.FovEx` does this when asked). Only the
 model's forward and backward passes change; the foveation, the memory, the loss (on
 float32 logits), the gradient with respect to the position and all bookkeeping stay in
 float32. Sign-gradient steps are discrete, so a tiny change of a gradient can flip a step
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import check_count, check_finite_logits, check_fraction, check_logits, check_positive, check_seed
+from .._checks import check_count, check_finite_logits, check_fraction, check_logits, check_positive, check_seed
 from .foveation import gaussian_blob
 from .memory import foveate_with_memory, update_memory
 

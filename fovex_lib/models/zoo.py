@@ -13,7 +13,7 @@ Names (a registry, as in timm):
 * ``resnet50`` - torchvision ResNet-50 (IMAGENET1K_V2 weights).
 * ``vit_b_16`` - timm ``vit_base_patch16_224``.
 * ``synthetic_cnn``, ``synthetic_vit`` - the small models trained in the project on the
-  synthetic evidence data set (:mod:`fovex_lib.small_models`); weights ship with the package.
+  synthetic evidence data set (:mod:`fovex_lib.models.small`); weights ship with the package.
 * any other timm model name.
 
 Pretrained weights come from ``weights=PATH`` (a ``.safetensors`` file or a

@@ -127,9 +127,13 @@ class RunInterrupted(KeyboardInterrupt):
 
 # --------------------------------------------------------------------------- chapters
 def book_root() -> Path | None:
-    """The ``book/`` folder of the source checkout this package is installed from, or None."""
-    root = Path(__file__).resolve().parent.parent / "book"
-    return root if root.is_dir() else None
+    """The default book folder: ``./book`` in the working directory (a clone's root), or None.
+
+    The library does not assume where it is installed; callers pass ``book_dir`` (the
+    command line: ``--book DIR``) to use another folder.
+    """
+    root = Path.cwd() / "book"
+    return root.resolve() if root.is_dir() else None
 
 
 def list_chapters(book_dir: str | os.PathLike | None = None) -> list[Path]:

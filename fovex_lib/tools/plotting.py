@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .foveation import to_pixels
+from ..method.foveation import to_pixels
 
 __all__ = ["to_numpy_image", "show_image", "show_map", "draw_scanpath", "explanation_figure"]
 

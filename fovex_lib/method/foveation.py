@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.functional import gaussian_blur as _tv_gaussian_blur
 
-from ._checks import check_fixations, check_images, check_positive
+from .._checks import check_fixations, check_images, check_positive
 
 __all__ = ["coordinate_grid", "gaussian_blob", "gaussian_blur", "foveate", "to_pixels", "to_normalised"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_positive, check_weights
+from .._checks import check_positive, check_weights
 from .foveation import gaussian_blob
 
 __all__ = ["attribution_map", "normalise_maps"]
@@ -39,7 +39,7 @@ def attribution_map(scanpath: torch.Tensor, size: tuple[int, int], sigma: float 
     Args:
         scanpath: (B, L, 2) fixations (row, col) in [-1, 1].
         size: (H, W) of the map.
-        sigma: heat-map width, used as in :func:`fovex_lib.foveation.gaussian_blob`.
+        sigma: heat-map width, used as in :func:`fovex_lib.method.foveation.gaussian_blob`.
         weights: alpha_i, finite numbers >= 0 of shape (L,) or (B, L) with at least one
             positive per image; default all ones.
         normalise: min-max normalise per image (default True).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_count, check_fraction, check_positive, check_seed, check_weights
+from .._checks import check_count, check_fraction, check_positive, check_seed, check_weights
 from .attribution import attribution_map
 from .explainer import Explainer, Explanation
 from .fixations import Scanpath, optimise_scanpath
@@ -27,7 +27,7 @@ __all__ = ["FovEx", "FovExOutput"]
 @dataclass
 class FovExOutput(Explanation):
     """FovEx result: ``saliency`` (B,1,H,W), ``targets`` (B,), ``scanpath`` (B,L,2) and
-    ``search``, the full :class:`~fovex_lib.fixations.Scanpath` (every evaluated position)."""
+    ``search``, the full :class:`~fovex_lib.method.fixations.Scanpath` (every evaluated position)."""
 
     scanpath: torch.Tensor
     search: Scanpath

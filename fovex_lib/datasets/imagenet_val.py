@@ -19,7 +19,7 @@ are trained with). Boxes are used as pixel edges ``(x0, y0, x1, y1) = (xmin, ymi
 xmax, ymax)``, clipped to the image: the format's one-pixel ambiguity (inclusive or
 exclusive ``xmax``) is a fraction of a pixel after resizing to 224.
 
-The result is a :class:`fovex_lib.boxes.BoxImages`, like the hand-annotated sets, so
+The result is a :class:`fovex_lib.datasets.boxes.BoxImages`, like the hand-annotated sets, so
 chapter 6 scores it the same way.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
         size: model input side (``load_image``'s resize of the shorter side + centre crop).
 
     Returns:
-        :class:`~fovex_lib.boxes.BoxImages` with ids ``"imagenet/ILSVRC2012_val_00000001"``
+        :class:`~fovex_lib.datasets.boxes.BoxImages` with ids ``"imagenet/ILSVRC2012_val_00000001"``
         and the ground-truth class as ``labels``.
 
     An image whose boxes all fall outside the centre crop (the object is not in what the
@@ -109,7 +109,7 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
         file is malformed, or it gives another size than its image has.
     """
     from .images import load_image
-    from .models import imagenet_classes
+    from ..models.zoo import imagenet_classes
 
     images_dir, boxes_dir = Path(images_dir), Path(boxes_dir)
     for folder, what in ((images_dir, "images (ILSVRC2012_img_val)"), (boxes_dir, "boxes (ILSVRC2012_bbox_val)")):

@@ -11,12 +11,12 @@ each image's **original** pixel coordinates, for the class EfficientNet-Lite0
 (``load_model("efficientnet_lite0")``) predicts on the 224x224 centre crop; every file
 carries a note on how they were made. Sets:
 
-* ``"bundled"``: the photos of :data:`fovex_lib.images.SAMPLE_IMAGES`.
+* ``"bundled"``: the photos of :data:`fovex_lib.datasets.images.SAMPLE_IMAGES`.
 * ``"osie"``: images of the OSIE data set (Xu et al. 2014), read where they lie:
   ``<data_dir>/osie/stimuli/NNNN.jpg`` with ``data_dir`` an argument or the environment
   variable ``FOVEX_DATA``.
 
-:func:`map_boxes` sends boxes through :func:`fovex_lib.images.load_image`'s documented
+:func:`map_boxes` sends boxes through :func:`fovex_lib.datasets.images.load_image`'s documented
 resize (shorter side to ``size``, antialiased bilinear) and centre crop, so they fit the
 model input grid.
 """
@@ -33,7 +33,7 @@ import torch
 __all__ = ["BoxAnnotation", "BOX_SETS", "load_annotations", "map_boxes", "boxes_to_mask", "clip_boxes",
            "osie_directory", "load_box_images", "BoxImages"]
 
-BOX_DIR = Path(__file__).resolve().parent / "data" / "boxes"
+BOX_DIR = Path(__file__).resolve().parent.parent / "data" / "boxes"
 #: Annotation sets shipped with the package.
 BOX_SETS = ("bundled", "osie")
 
@@ -95,7 +95,7 @@ def _check_boxes(boxes, size: tuple[int, int], where: str = "boxes") -> None:
             raise ValueError(f"{where}: box {box!r} is empty (needs x0 < x1 and y0 < y1).")
         if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
             raise ValueError(f"{where}: box {box!r} reaches outside the {width}x{height} image "
-                             f"(x in [0, {width}], y in [0, {height}]); clip it with fovex_lib.boxes.clip_boxes "
+                             f"(x in [0, {width}], y in [0, {height}]); clip it with fovex_lib.datasets.boxes.clip_boxes "
                              "or fix the coordinates.")
 
 

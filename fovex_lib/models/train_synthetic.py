@@ -2,18 +2,18 @@
 
 Reproduces the committed weights ``fovex_lib/data/synthetic_{cnn,vit}.safetensors``::
 
-    python -m fovex_lib.train_synthetic                 # both models, seed 0
-    python -m fovex_lib.train_synthetic --model vit --seed 1 --out /tmp/weights
+    python -m fovex_lib.models.train_synthetic                 # both models, seed 0
+    python -m fovex_lib.models.train_synthetic --model vit --seed 1 --out /tmp/weights
 
 Training images are generated once per run (``--train-size`` images in chunks of
-2048, chunk ``k`` from seed :func:`fovex_lib.synthetic.train_seed` ``(seed, k)``,
+2048, chunk ``k`` from seed :func:`fovex_lib.datasets.synthetic.train_seed` ``(seed, k)``,
 stored as uint8) and shared by both models; every epoch reshuffles them with a
 ``torch.Generator`` and flips half of them left-right (all six shapes are
 left-right symmetric, so a flip keeps the class). Weights are initialised under
 ``torch.manual_seed(seed)`` inside :func:`torch.random.fork_rng`, so the caller's
 global RNG state is left untouched. Optimiser: AdamW with a one-cycle learning
 rate schedule. After training the script reports validation and test accuracy
-(:data:`fovex_lib.synthetic.SPLIT_SEEDS`) and the time taken, and writes
+(:data:`fovex_lib.datasets.synthetic.SPLIT_SEEDS`) and the time taken, and writes
 ``synthetic_<model>.safetensors`` (with the seed, settings and accuracies in the
 file's metadata) to ``--out``.
 
@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .small_models import DATA_DIR, SMALL_MODELS, wrap
-from .synthetic import load_split, make_dataset, train_seed
+from .small import DATA_DIR, SMALL_MODELS, wrap
+from ..datasets.synthetic import load_split, make_dataset, train_seed
 
 __all__ = ["TrainConfig", "CONFIGS", "make_training_set", "train_model", "evaluate", "main"]
 
@@ -83,7 +83,7 @@ def train_model(kind: str, images: torch.Tensor, labels: torch.Tensor, seed: int
                 config: TrainConfig | None = None, progress: bool = True, val=None):
     """Train ``kind`` ("cnn" or "vit") on uint8 images; returns the wrapped model (eval mode).
 
-    ``val``: an optional :class:`~fovex_lib.synthetic.SyntheticDataset` whose accuracy is
+    ``val``: an optional :class:`~fovex_lib.datasets.synthetic.SyntheticDataset` whose accuracy is
     printed after every epoch.
     """
     config = config or CONFIGS[kind]
@@ -140,7 +140,7 @@ def _save(model, path: Path, metadata: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m fovex_lib.train_synthetic", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fovex_lib.models.train_synthetic", description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=["cnn", "vit", "both"], default="both", help="what to train (both)")
     parser.add_argument("--seed", type=int, default=0, help="training data, order and initialisation (0)")
     parser.add_argument("--epochs", type=int, default=None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_fraction
+from .._checks import check_fraction
 from .foveation import gaussian_blob
 
 __all__ = ["update_memory", "sharpness_mask", "foveate_with_memory"]

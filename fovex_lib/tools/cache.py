@@ -110,7 +110,7 @@ def explainer_settings(explainer: Any) -> dict:
 
     * ``explainer.settings()``, when the explainer has such a method (it must return a
       dict of every setting that changes the maps);
-    * else, for a :class:`fovex_lib.explainer.Explainer` (every explainer of this
+    * else, for a :class:`fovex_lib.method.explainer.Explainer` (every explainer of this
       library), its public instance attributes: these explainers keep each constructor
       argument there (``FovEx(model, steps=5)`` -> ``steps: 5``). Left out: names starting
       with ``_``, :data:`IGNORED_SETTINGS` (e.g. ``progress``) and anything that holds the
@@ -126,7 +126,7 @@ def explainer_settings(explainer: Any) -> dict:
     inside the model by their name in it (``"module:layer4.1"``); functions by their
     qualified name; lists, tuples and dicts element by element; any other object by its type.
     """
-    from .explainer import Explainer
+    from ..method.explainer import Explainer
 
     if callable(getattr(explainer, "settings", None)):
         settings = explainer.settings()
@@ -268,7 +268,7 @@ class ResultCache:
     Args:
         directory: created if missing. Several processes (shards) may share it: each
             entry is written to a temporary file in the directory and moved into place
-            atomically (``fovex_lib.results.atomic_write_bytes``).
+            atomically (``fovex_lib.tools.results.atomic_write_bytes``).
 
     File format: a magic line, the SHA-256 of the payload (hex), the canonical key
     (one line each), then the payload (a JSON header with the plain values followed by

@@ -1,0 +1,11 @@
+"""Classifiers that FovEx explains.
+
+* :mod:`.zoo` - ImageNet models by name (``load_model``, ``list_models``) behind one wrapper,
+  :class:`~fovex_lib.models.zoo.ImageClassifier`, that knows the model's input mean / std
+* :mod:`.small` - the small CNN and ViT trained on the synthetic data set (registered in the
+  zoo as ``synthetic_cnn`` / ``synthetic_vit``; weights ship with the package)
+* :mod:`.train_synthetic` - retrains them (``python -m fovex_lib.models.train_synthetic``)
+"""
+from .zoo import (ImageClassifier, imagenet_classes, list_models, load_model, load_state_dict_file,  # noqa: F401
+                  register_model)
+from . import small  # noqa: F401,E402  (registers synthetic_cnn / synthetic_vit)
