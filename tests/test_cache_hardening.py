@@ -78,6 +78,69 @@ def test_evaluate_method_cache_misses_when_a_fovex_setting_changes(tmp_path):
     assert run(small_fovex(model), method_settings={"note": "x"}) == (2, 0)
 
 
+class RecordingCache(ResultCache):
+    """A ResultCache that also keeps every key it was asked for."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.asked = []
+
+    def get(self, key, _count=True):
+        self.asked.append(key)
+        return super().get(key, _count)
+
+
+def test_evaluate_method_keys_come_from_the_one_key_builder(tmp_path):
+    from fovex_lib.metrics.evaluate import metric_settings
+    from fovex_lib.tools.cache import result_key
+    from fovex_lib.tools.results import RESULTS_VERSION
+
+    model = tiny_cnn(dtype=torch.float32)
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    cache, explainer = RecordingCache(tmp_path), small_fovex(model)
+    evaluate_method(model, explainer, images, ["a", "b"], [0, 1], settings=METRICS, cache=cache, method="FovEx",
+                    model_name="tiny")
+    assert cache.asked == [result_key("metrics", "FovEx", image, model="tiny", explainer=explainer_settings(explainer),
+                                      method_settings={}, size=[32, 32], target=target,
+                                      metrics=metric_settings(**METRICS), ebpg=False)
+                           for image, target in (("a", 0), ("b", 1))]
+    assert all(k["version"] == RESULTS_VERSION and k["explainer"]["steps"] == 1 for k in cache.asked)
+    assert cache.writes == 2 and cache.misses == 2
+
+
+def test_result_key_holds_the_version_and_refuses_reserved_condition_names():
+    from fovex_lib.tools.cache import result_key
+    from fovex_lib.tools.results import RESULTS_VERSION
+
+    key = result_key("gaze", "FovEx", "1001", model="m", explainer={"class": "x"}, view="crop")
+    assert key == {"task": "gaze", "version": RESULTS_VERSION, "method": "FovEx", "image": "1001", "model": "m",
+                   "explainer": {"class": "x"}, "method_settings": {}, "view": "crop"}
+    assert result_key("gaze", "FovEx", "1001", view="full") != result_key("gaze", "FovEx", "1001", view="crop")
+    assert result_key("metrics", "FovEx", "1001") != result_key("gaze", "FovEx", "1001")
+    with pytest.raises(ValueError, match="reserved"):
+        result_key("gaze", "FovEx", "1001", version="old")
+
+
+def test_cached_map_accept_recomputes_rejected_hits():
+    cache, computed = {}, []
+
+    class Cache:
+        def get(self, key):
+            return cache.get(key["item"])
+
+        def put(self, key, value):
+            cache[key["item"]] = value
+
+    def compute(batch):
+        computed.extend(batch)
+        return [{"item": i, "full": i % 2 == 0} for i in batch]
+
+    cached_map(range(4), compute, lambda i: {"item": i}, cache=Cache())
+    cache[1] = {"item": 1}  # an entry that lacks what the next call needs
+    rows = cached_map(range(4), compute, lambda i: {"item": i}, cache=Cache(), accept=lambda i, v: "full" in v)
+    assert computed == [0, 1, 2, 3, 1] and rows[1] == {"item": 1, "full": False} == cache[1]
+
+
 def test_gaze_cache_misses_when_a_fovex_setting_changes(tmp_path):
     data = load_osie(shared_data(), image_ids=["1001"], download=False)
     model = tiny_cnn(dtype=torch.float32)
@@ -186,7 +249,7 @@ def test_malformed_shard_variables_are_named(env, named):
 
 
 def test_gaze_explainer_without_settings_still_works_with_settings(tmp_path):
-    """Plain functions keep working; their ``settings`` entry keeps keys apart."""
+    """Plain functions keep working; their ``method_settings`` entry keeps keys apart."""
     data = load_osie(shared_data(), image_ids=["1001"], download=False)
     model = tiny_cnn(dtype=torch.float32)
     cache = ResultCache(tmp_path)
@@ -196,5 +259,5 @@ def test_gaze_explainer_without_settings_still_works_with_settings(tmp_path):
 
     for settings, hits in [({"level": 0.5}, 0), ({"level": 0.5}, 1), ({"level": 0.7}, 1)]:
         evaluate_methods(model, data, {"flat": flat}, model_name="tiny", size=32, cache=cache,
-                         settings={"flat": settings}, progress=False)
+                         method_settings={"flat": settings}, progress=False)
         assert cache.hits == hits

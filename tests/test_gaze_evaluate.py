@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from fovex_lib.method.explainer import Explanation
-from fovex_lib.gaze.evaluate import (crop_box, crop_geometry, evaluate_methods, evaluate_references,
-                                     format_table, fraction_in_crop, map_to_stimulus, scanpath_to_stimulus,
-                                     select_shard, summarise)
+from fovex_lib.gaze.evaluate import (METRIC_SETTINGS, crop_box, crop_geometry, evaluate_methods, evaluate_references,
+                                     fraction_in_crop, map_to_stimulus, scanpath_to_stimulus, select_shard,
+                                     summarise_gaze)
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.gaze.records import GazeRecord
 from fovex_lib.gaze.reference_maps import centre_bias_map, fixation_density, inter_observer_maps
@@ -165,15 +165,83 @@ def test_evaluate_methods_cache_and_shards():
     shard_rows, _ = evaluate_methods(model, data, {"truth": truth}, model_name="toy", shard="1/3",
                                      progress=False)
     assert [r["image_id"] for r in shard_rows] == ["1002"]
-    table = summarise(rows)
-    assert table["truth"]["n"] == 3 and "truth" in format_table(table)
+    table = summarise_gaze(rows)
+    assert table["truth"]["n"] == 3 and set(table) == {"truth", "flat"}
+    assert table["flat"]["nss"] == pytest.approx(np.mean([by[r.image_id, "flat"]["nss"] for r in data]))
 
 
 def test_references_on_real_osie_images():
     data = load_osie(shared_data(), image_ids=["1001", "1010"], download=False)
-    table = summarise(evaluate_references(data, progress=False))
+    table = summarise_gaze(evaluate_references(data, progress=False))
     assert set(table) == {"centre bias", "crop window", "inter-observer"}
     # the leave-one-out human map is the upper anchor
     assert table["inter-observer"]["auc_judd"] > table["centre bias"]["auc_judd"] > 0.5
     assert table["inter-observer"]["nss"] > 1.0
     assert load_image(data[0].path).shape == (1, 3, 224, 224)
+
+
+class CountingCache(DictCache):
+    """DictCache that counts hits, misses and writes (as ResultCache does)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hits = self.misses = self.writes = 0
+        self.keys = {}  # the key dicts as given, by their text
+
+    def get(self, key):
+        value = super().get(key)
+        self.hits, self.misses = self.hits + (value is not None), self.misses + (value is None)
+        return value
+
+    def put(self, key, value):
+        self.writes += 1
+        self.keys[self._k(key)] = key
+        super().put(key, value)
+
+
+def test_gaze_loops_share_the_cache_loop_and_the_key_builder():
+    """evaluate_methods and evaluate_references go through tools.cache.cached_map with result_key keys:
+    a second run only hits, a kept image whose entry lacks its map is computed again, and every key
+    holds the results version."""
+    from fovex_lib.tools.cache import explainer_settings, result_key
+    from fovex_lib.tools.results import RESULTS_VERSION
+
+    data = load_osie(shared_data(), image_ids=["1001", "1002", "1003"], download=False)
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
+    calls = []
+
+    def flat(images, target=None):
+        calls.append(images.shape[0])
+        return Explanation(torch.full((images.shape[0], 1, 224, 224), 0.5), torch.zeros(images.shape[0]).long())
+
+    cache = CountingCache()
+    run = dict(model_name="toy", batch_size=2, cache=cache, progress=False)
+    rows, _ = evaluate_methods(model, data, {"flat": flat}, **run)
+    assert (cache.hits, cache.misses, cache.writes, calls) == (0, 3, 3, [2, 1])
+    again, _ = evaluate_methods(model, data, {"flat": flat}, **run)
+    assert (cache.hits, cache.misses, cache.writes, calls) == (3, 3, 3, [2, 1]) and again == rows
+    # a kept image needs its map: its entry (scores only) is computed again and replaced
+    _, kept = evaluate_methods(model, data, {"flat": flat}, keep=["1003"], **run)
+    assert calls == [2, 1, 1] and cache.writes == 4 and kept[("1003", "flat")]["map"].shape == (224, 224)
+    evaluate_methods(model, data, {"flat": flat}, keep=["1003"], **run)
+    assert calls == [2, 1, 1] and cache.writes == 4
+    # every key is built by result_key: task, results version, method, image, explainer description
+    keys = list(cache.keys.values())
+    assert all(k["version"] == RESULTS_VERSION and k["task"] == "gaze" and k["method"] == "flat" for k in keys)
+    assert sorted(k["image"] for k in keys) == ["1001", "1002", "1003"]
+    assert all(k["explainer"] == explainer_settings(flat) and k["model"] == "toy" for k in keys)
+    assert keys[0] == result_key("gaze", "flat", keys[0]["image"], model="toy", explainer=explainer_settings(flat),
+                                 dataset=keys[0]["dataset"], image_size=keys[0]["image_size"], input_size=224,
+                                 target="predicted", metrics=METRIC_SETTINGS, view="crop")
+    # the reference rows: the same loop, record by record in the records' order
+    references = evaluate_references(data, cache=cache, progress=False)
+    writes = cache.writes
+    assert evaluate_references(data, cache=cache, progress=False) == references and cache.writes == writes
+    assert [r["image_id"] for r in references] == [r.image_id for r in data for _ in range(3)]
+
+
+def test_evaluate_methods_old_settings_argument_names_its_replacement():
+    data = load_osie(shared_data(), image_ids=["1001"], download=False)
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
+    with pytest.raises(TypeError, match="is now called 'method_settings'"):
+        evaluate_methods(model, data, {"flat": lambda x, target=None: x}, model_name="toy", settings={})

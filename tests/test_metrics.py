@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from conftest import tiny_cnn
-from fovex_lib.metrics import (curve_auc, deletion, drop_increase, energy_pointing_game, evaluate_method, insertion,
-                               make_substrate, mask_images, pixel_ranks, summarise, trapezoid_auc)
+from fovex_lib.metrics import (Curves, DropIncrease, MetricResult, curve_auc, deletion, drop_increase,
+                               energy_pointing_game, evaluate_method, insertion, make_substrate, mask_images,
+                               metric_settings, pixel_ranks, summarise_metrics, trapezoid_auc)
 from fovex_lib.models.zoo import ImageClassifier
 
 EPS = 0.01  # probability floor of the box model
@@ -68,24 +69,24 @@ def test_ebpg_indicator_map_scores_100_and_uniform_map_scores_area_share():
     masks[2, 0, 5:10, 5:10] = True
     masks[2, 0, 8:12, 8:20] = True
     indicator = masks.double()
-    assert torch.allclose(energy_pointing_game(indicator, boxes), torch.full((3,), 100.0, dtype=torch.float64))
+    assert torch.allclose(energy_pointing_game(indicator, boxes).values, torch.full((3,), 100.0, dtype=torch.float64))
     uniform = torch.full((3, 1, *size), 0.3)
     # area shares counted by hand: 10x6 box; whole image; 5x5 + 4x12 - overlap 2x2
     expected = torch.tensor([60 / 600, 1.0, (25 + 48 - 4) / 600], dtype=torch.float64) * 100
-    assert torch.allclose(energy_pointing_game(uniform, boxes), expected)
-    assert torch.allclose(energy_pointing_game(uniform, masks), expected)
+    assert torch.allclose(energy_pointing_game(uniform, boxes).values, expected)
+    assert torch.allclose(energy_pointing_game(uniform, masks).values, expected)
 
 
 def test_ebpg_weighted_map_by_hand():
     m = torch.zeros(1, 1, 4, 4)
     m[0, 0, 0, 0] = 3.0   # inside
     m[0, 0, 3, 3] = 1.0   # outside
-    assert energy_pointing_game(m, [[(0, 0, 2, 2)]]).item() == pytest.approx(75.0)
+    assert energy_pointing_game(m, [[(0, 0, 2, 2)]]).values.item() == pytest.approx(75.0)
 
 
 def test_ebpg_zero_map_is_nan_with_warning():
     with pytest.warns(RuntimeWarning, match="all zeros"):
-        out = energy_pointing_game(torch.zeros(2, 1, 8, 8), [[(0, 0, 4, 4)], [(1, 1, 3, 3)]])
+        out = energy_pointing_game(torch.zeros(2, 1, 8, 8), [[(0, 0, 4, 4)], [(1, 1, 3, 3)]]).values
     assert torch.isnan(out).all()
 
 
@@ -123,9 +124,10 @@ def test_ebpg_on_synthetic_data_with_exact_boxes():
 
     data = make_dataset(4, seed=5)
     masks = data.box_masks()
-    assert torch.allclose(energy_pointing_game(masks.float(), masks), torch.full((4,), 100.0, dtype=torch.float64))
+    hundred = torch.full((4,), 100.0, dtype=torch.float64)
+    assert torch.allclose(energy_pointing_game(masks.float(), masks).values, hundred)
     area = masks.flatten(1).sum(1).double() / masks[0].numel() * 100
-    assert torch.allclose(energy_pointing_game(torch.ones(4, 1, 64, 64), masks), area)
+    assert torch.allclose(energy_pointing_game(torch.ones(4, 1, 64, 64), masks).values, area)
 
 
 # ---------------------------------------------------------------- deletion / insertion, closed form
@@ -141,34 +143,34 @@ def test_deletion_and_insertion_auc_closed_form():
     salient_box = box_map(SIZE, BOX)
     step = 4  # divides A and N: the kinks fall on sample points, the spacing is n_k / N, the trapezoid is exact
     # box deleted first (to black): p falls linearly from 1 to 0 over the first A pixels -> area (A / N) / 2
-    d = deletion(model, image, salient_box, target=0, step=step, substrate="black")
+    d = deletion(model, image, salient_box, targets=0, step=step, substrate="black")
     assert d.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * A / (2 * N), abs=1e-12)
     # box restored first from black: p rises over the first A pixels -> 1 - A / (2 N)
-    i = insertion(model, image, salient_box, target=0, step=step, substrate="black")
+    i = insertion(model, image, salient_box, targets=0, step=step, substrate="black")
     assert i.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * (1 - A / (2 * N)), abs=1e-12)
     # box deleted last: p stays 1 for N - A pixels -> 1 - A / (2 N); step 4 divides both A and N - A
-    d_last = deletion(model, image, 1 - salient_box, target=0, step=4, substrate="black")
+    d_last = deletion(model, image, 1 - salient_box, targets=0, step=4, substrate="black")
     assert d_last.auc.item() == pytest.approx(EPS + (1 - 2 * EPS) * (1 - A / (2 * N)), abs=1e-12)
     # curve shape: includes the start (all intact) and the end (all deleted)
-    assert d.scores.shape == (1, math.ceil(N / step) + 1)
-    assert d.scores[0, 0].item() == pytest.approx(1 - EPS) and d.scores[0, -1].item() == pytest.approx(EPS)
+    assert d.curves.shape == (1, math.ceil(N / step) + 1)
+    assert d.curves[0, 0].item() == pytest.approx(1 - EPS) and d.curves[0, -1].item() == pytest.approx(EPS)
     assert d.fractions[0] == 0 and d.fractions[-1] == 1
 
 
 def test_default_step_is_one_row_and_last_step_may_be_short():
     model = BoxIntactModel(BOX).double()
     image = torch.ones(1, 3, *SIZE, dtype=torch.float64)
-    d = deletion(model, image, box_map(SIZE, BOX), target=0, substrate="black")
-    assert d.step == SIZE[1] and d.scores.shape[1] == SIZE[0] + 1
+    d = deletion(model, image, box_map(SIZE, BOX), targets=0, substrate="black")
+    assert d.step == SIZE[1] and d.curves.shape[1] == SIZE[0] + 1
     step = 24  # N = 256 = 10 * 24 + 16: 11 steps, the last one 16 pixels
-    d = deletion(model, image, box_map(SIZE, BOX), target=0, step=step, substrate="black")
+    d = deletion(model, image, box_map(SIZE, BOX), targets=0, step=step, substrate="black")
     counts = np.minimum(np.arange(12) * step, N)
     p = EPS + (1 - 2 * EPS) * np.maximum(0.0, 1 - counts / A)
     t = np.arange(12) / 11  # RISE's uniform spacing k / K, also with a short last step
     expected = sum((t[k + 1] - t[k]) * (p[k] + p[k + 1]) / 2 for k in range(11))
     assert expected == pytest.approx((p.sum() - p[0] / 2 - p[-1] / 2) / 11)  # RISE's auc formula
     assert d.fractions.numpy() == pytest.approx(t)
-    assert d.scores[0].numpy() == pytest.approx(p, abs=1e-12)
+    assert d.curves[0].numpy() == pytest.approx(p, abs=1e-12)
     assert d.auc.item() == pytest.approx(expected, abs=1e-12)
 
 
@@ -211,10 +213,10 @@ def test_batched_curves_equal_naive_loop(noise_images, kind):
         sub = torch.zeros_like(noise_images[b]) if kind == "deletion" else \
             noise_images[b].mean((1, 2), keepdim=True).expand_as(noise_images[b])
         want = _naive_curve(model, noise_images[b], maps[b, 0], targets[b], step, sub, kind)
-        assert got.scores[b].numpy() == pytest.approx(want, abs=1e-10)
+        assert got.curves[b].numpy() == pytest.approx(want, abs=1e-10)
     # batch composition does not matter: one image alone gives its row of the batch
     alone = fn(model, noise_images[2:], maps[2:], targets[2], step=step, substrate=substrate, batch_size=64)
-    assert torch.allclose(alone.scores[0], got.scores[2], atol=1e-12)
+    assert torch.allclose(alone.curves[0], got.curves[2], atol=1e-12)
 
 
 def test_default_substrates_are_rises(noise_images):
@@ -229,8 +231,8 @@ def test_default_substrates_are_rises(noise_images):
         p = lambda image: torch.softmax(model(image), 1)[0, 0].item()  # noqa: E731
         blurred, grey = p(make_substrate(x, "blur", model)), p(model.mean.double().expand_as(x))
         original = p(x)
-    assert ins.scores[0].numpy() == pytest.approx([blurred, original], abs=1e-12)
-    assert dele.scores[0].numpy() == pytest.approx([original, grey], abs=1e-12)
+    assert ins.curves[0].numpy() == pytest.approx([blurred, original], abs=1e-12)
+    assert dele.curves[0].numpy() == pytest.approx([original, grey], abs=1e-12)
     assert (ins.substrate, dele.substrate) == ("blur", "model_mean")
 
 
@@ -241,7 +243,7 @@ def test_constant_map_is_flagged_and_ranked_in_reverse_raster_order(noise_images
     a = deletion(model, noise_images[:1], constant, 0, step=512)
     b = deletion(model, noise_images[:1], reverse, 0, step=512)
     assert a.constant_map.tolist() == [True] and b.constant_map.tolist() == [False]
-    assert torch.allclose(a.scores, b.scores)
+    assert torch.allclose(a.curves, b.curves)
     assert pixel_ranks(constant)[0, -5:].tolist() == [4, 3, 2, 1, 0]
 
 
@@ -265,7 +267,7 @@ def test_curve_bad_inputs(noise_images):
     with pytest.raises(ValueError, match="substrate"):
         insertion(model, noise_images, good, substrate="grey")
     with pytest.raises(ValueError, match="out of range"):
-        deletion(model, noise_images, good, target=99)
+        deletion(model, noise_images, good, targets=99)
     with pytest.raises(TypeError, match="floating-point"):
         deletion(model, noise_images, (good > 0.5))
 
@@ -290,10 +292,10 @@ def test_drop_increase_by_hand():
     s_black = 0.05 * (c[:2].sum() + 0.25 * c[2:].sum())
     mean = c.mean()
     s_mean = 0.05 * (c[:2].sum() + (0.25 * c[2:] + 0.75 * mean).sum())
-    for mode, s_masked in (("black", s_black), ("mean", s_mean)):
+    for substrate, s_masked in (("black", s_black), ("mean", s_mean)):
         y0, o0 = _softmax3(s_full)[0], _softmax3(s_masked)[0]
         y2, o2 = _softmax3(s_full)[2], _softmax3(s_masked)[2]
-        out = drop_increase(model, x, m, targets, mode=mode)
+        out = drop_increase(model, x, m, targets, substrate=substrate)
         assert out.scores.tolist() == pytest.approx([y0, y2])
         assert out.masked_scores.tolist() == pytest.approx([o0, o2])
         assert out.drop.tolist() == pytest.approx([100 * max(0, y0 - o0) / y0, 100 * max(0, y2 - o2) / y2])
@@ -302,7 +304,7 @@ def test_drop_increase_by_hand():
         assert out.average_increase == pytest.approx(50.0)
 
 
-def test_mask_modes_differ_and_ones_map_changes_nothing(noise_images):
+def test_drop_substrates_differ_and_ones_map_changes_nothing(noise_images):
     maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     black, mean = mask_images(noise_images, maps, "black"), mask_images(noise_images, maps, "mean")
     assert not torch.allclose(black, mean)
@@ -317,10 +319,84 @@ def test_drop_increase_bad_inputs(noise_images):
         drop_increase(model, noise_images, torch.full((3, 1, 64, 64), 2.0, dtype=torch.float64))
     with pytest.raises(ValueError, match="non-negative"):
         drop_increase(model, noise_images, torch.full((3, 1, 64, 64), -0.5, dtype=torch.float64))
-    with pytest.raises(ValueError, match="mode"):
-        drop_increase(model, noise_images, torch.ones(3, 1, 64, 64), mode="grey")
+    with pytest.raises(ValueError, match="substrate"):
+        drop_increase(model, noise_images, torch.ones(3, 1, 64, 64), substrate="grey")
     with pytest.raises(TypeError, match="torch.Tensor"):
         drop_increase(model, noise_images, np.ones((3, 1, 64, 64)))
+
+
+def test_drop_increase_takes_every_substrate(noise_images):
+    model = classifier(seed=3)
+    maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    mean = drop_increase(model, noise_images, maps, [0, 1, 2], substrate="mean")
+    as_tensor = drop_increase(model, noise_images, maps, [0, 1, 2], substrate=make_substrate(noise_images, "mean"))
+    assert torch.equal(mean.values, as_tensor.values) and (mean.substrate, as_tensor.substrate) == ("mean", "tensor")
+    grey = drop_increase(model, noise_images, maps, [0, 1, 2], substrate="model_mean")
+    expected = maps * noise_images + (1 - maps) * model.mean.double()
+    assert torch.equal(mask_images(noise_images, maps, "model_mean", model), expected)
+    assert grey.substrate == "model_mean" and not torch.equal(grey.masked_scores, mean.masked_scores)
+
+
+# ---------------------------------------------------------------- one API for every metric
+MODEL_METRICS = [drop_increase, deletion, insertion]
+
+
+def test_every_metric_takes_the_same_leading_arguments_and_names_the_substrate_alike():
+    import inspect
+
+    from fovex_lib.metrics import perturbation_curves
+
+    for fn in [*MODEL_METRICS, perturbation_curves]:
+        parameters = list(inspect.signature(fn).parameters)
+        assert parameters[:4] == ["model", "images", "maps", "targets"], fn.__name__
+        assert "substrate" in parameters and not {"mode", "mask_mode", "target"} & set(parameters), fn.__name__
+    assert list(inspect.signature(energy_pointing_game).parameters) == ["maps", "regions"]
+    assert list(inspect.signature(mask_images).parameters)[:3] == ["images", "maps", "substrate"]
+    assert {k for k in metric_settings() if "substrate" in k} == {
+        "drop_increase_substrate", "deletion_substrate", "insertion_substrate"}
+
+
+def test_every_metric_returns_a_metric_result_with_the_same_shapes(noise_images):
+    model = classifier(seed=1)
+    maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    results = [fn(model, noise_images, maps, [0, 1, 2], step=1024) if fn is not drop_increase
+               else fn(model, noise_images, maps, [0, 1, 2]) for fn in MODEL_METRICS]
+    results.append(energy_pointing_game(maps, [[(0, 0, 32, 32)]] * 3))
+    for result, kind in zip(results, [DropIncrease, Curves, Curves, MetricResult]):
+        assert isinstance(result, MetricResult) and type(result) is kind
+        assert result.values.shape == (3,) and result.values.dtype == torch.float64
+        assert result.values.device.type == "cpu" and len(result) == 3
+        assert result.mean() == pytest.approx(float(result.values.mean()))
+    drop, dele, ins, ebpg = results
+    assert [r.metric for r in results] == ["drop_increase", "deletion", "insertion", "energy_pointing_game"]
+    assert [r.higher_is_better for r in results] == [False, False, True, True]
+    for r in (drop, dele, ins):
+        assert r.targets.tolist() == [0, 1, 2] and r.targets.dtype == torch.long
+    assert (drop.substrate, dele.substrate, ins.substrate) == ("black", "model_mean", "blur")
+    assert ebpg.targets is None and ebpg.substrate is None and ebpg.curves is None and drop.curves is None
+    for curves in (dele, ins):  # (N, K + 1) curves over (K + 1,) fractions; values are their AUCs
+        assert curves.curves.shape == (3, 5) and curves.fractions.shape == (5,)
+        assert torch.equal(curves.values, curve_auc(curves.curves)) and curves.auc is curves.values
+    assert drop.drop is drop.values and drop.average_drop == pytest.approx(drop.mean())
+    with pytest.warns(RuntimeWarning):  # an undefined EBPG (all-zero map) is left out of the mean
+        partly = energy_pointing_game(torch.cat([maps[:2], torch.zeros(1, 1, 64, 64)]), [[(0, 0, 32, 32)]] * 3)
+    assert partly.mean() == pytest.approx(float(partly.values[:2].mean()))
+
+
+@pytest.mark.parametrize("call, new", [
+    (lambda m, x, s: drop_increase(m, x, s, mode="mean"), "substrate"),
+    (lambda m, x, s: drop_increase(m, x, s, target=0), "targets"),
+    (lambda m, x, s: deletion(m, x, s, target=0), "targets"),
+    (lambda m, x, s: insertion(m, x, s, target=0), "targets"),
+    (lambda m, x, s: mask_images(x, s, mode="mean"), "substrate"),
+    (lambda m, x, s: metric_settings(mask_mode="mean"), "drop_increase_substrate"),
+    (lambda m, x, s: evaluate_method(m, CountingExplainer(), x, ["a", "b", "c"], [0, 1, 2],
+                                     settings={"mask_mode": "mean"}), "drop_increase_substrate"),
+])
+def test_old_argument_names_raise_a_type_error_naming_the_new_one(noise_images, call, new):
+    maps = torch.rand(3, 1, 64, 64, dtype=torch.float64)
+    with pytest.raises(TypeError, match=f"is now called '{new}'"):
+        call(tiny_cnn(), noise_images, maps)
 
 
 # ---------------------------------------------------------------- evaluation loop, cache, shards
@@ -364,11 +440,11 @@ def test_evaluate_method_cache_and_shards(noise_images):
     maps = noise_images[:, :1]
     direct = deletion(model, noise_images, maps, [0, 1, 2], step=1024)
     assert full.values["deletion"] == pytest.approx(direct.auc.numpy())
-    assert full.values["ebpg"] == pytest.approx(energy_pointing_game(maps, regions).numpy())
-    for mode in ("black", "mean"):
-        direct = drop_increase(model, noise_images, maps, [0, 1, 2], mode=mode)
-        assert full.values[f"drop_{mode}"] == pytest.approx(direct.drop.numpy())
-    assert full.values["drop"] == pytest.approx(full.values["drop_black"])  # the default mode
+    assert full.values["ebpg"] == pytest.approx(energy_pointing_game(maps, regions).values.numpy())
+    for substrate in ("black", "mean"):
+        direct = drop_increase(model, noise_images, maps, [0, 1, 2], substrate=substrate)
+        assert full.values[f"drop_{substrate}"] == pytest.approx(direct.values.numpy())
+    assert full.values["drop"] == pytest.approx(full.values["drop_black"])  # the default substrate
     again = evaluate_method(model, explainer, noise_images, ids, [0, 1, 2], regions, settings=settings, cache=cache)
     assert explainer.count == 3  # everything came from the cache
     for name in full.values:
@@ -376,7 +452,7 @@ def test_evaluate_method_cache_and_shards(noise_images):
     part = evaluate_method(model, CountingExplainer(), noise_images, ids, [0, 1, 2], regions, settings=settings,
                            shard="1/2")
     assert part.ids == ["b"] and part.values["drop"] == pytest.approx(full.values["drop"][1:2])
-    row = summarise(full)
+    row = summarise_metrics(full)
     assert row["drop"] == pytest.approx(full.values["drop"].mean()) and row["n"] == 3
     assert set(full.seconds) == {"explain", "drop_increase", "deletion", "insertion", "ebpg"}
     with pytest.raises(ValueError, match="shard"):

@@ -123,8 +123,8 @@ def test_curves_and_aucs_equal_rise(images, maps_kind, step):
         ours = fn(model, images, maps, step=step, batch_size=13)
         want, want_auc, classes = rise_reference(model, images, maps, mode, rise_step)
         assert ours.targets.tolist() == classes
-        assert ours.scores.shape == want.shape == (4, -(-H * W // rise_step) + 1)
-        np.testing.assert_allclose(ours.scores.numpy(), want, rtol=0, atol=1e-6)
+        assert ours.curves.shape == want.shape == (4, -(-H * W // rise_step) + 1)
+        np.testing.assert_allclose(ours.curves.numpy(), want, rtol=0, atol=1e-6)
         np.testing.assert_allclose(ours.auc.numpy(), want_auc, rtol=0, atol=1e-6)
         assert ours.substrate == ("model_mean" if mode == "del" else "blur")
         # the abscissae are RISE's uniform k / K, and the AUC is the trapezoid rule on them
@@ -141,11 +141,11 @@ def test_rise_equality_is_not_trivial(images):
     ours = deletion(model, images, maps, step=100)
     # raster-first ties (the old order) give other curves
     other_ties, _, _ = rise_reference(model, images, maps, "del", 100, raster_first_ties=True)
-    assert np.abs(ours.scores.numpy() - other_ties).max() > 1e-3
+    assert np.abs(ours.curves.numpy() - other_ties).max() > 1e-3
     # spacing by the true share of pixels changed gives another AUC when the last step is partial
     share = np.minimum(np.arange(11) * 100, H * W) / (H * W)
     trapezoid = getattr(np, "trapezoid", None) or np.trapz
-    assert np.abs(trapezoid(ours.scores.numpy(), share, axis=1) - ours.auc.numpy()).max() > 1e-4
+    assert np.abs(trapezoid(ours.curves.numpy(), share, axis=1) - ours.auc.numpy()).max() > 1e-4
 
 
 def test_kernel_equals_scipy_gkern():
@@ -174,10 +174,10 @@ def test_blur_substrate_is_padded_with_the_model_mean_colour(images):
     torch.testing.assert_close(blurred[..., r:-r, r:-r], by_zero_padding[..., r:-r, r:-r], rtol=0, atol=1e-6)
     # and the insertion curve starts from exactly this image
     maps = saliency_maps("continuous")
-    curve = insertion(model, images, maps, target=[0, 1, 2, 3], step=480)
+    curve = insertion(model, images, maps, targets=[0, 1, 2, 3], step=480)
     with torch.no_grad():
         start = torch.softmax(model(by_mean_padding), 1)[torch.arange(4), torch.arange(4)]
-    np.testing.assert_allclose(curve.scores[:, 0].numpy(), start.numpy(), atol=1e-6)
+    np.testing.assert_allclose(curve.curves[:, 0].numpy(), start.numpy(), atol=1e-6)
 
 
 def test_model_mean_substrate_is_zero_in_normalised_space(images):
@@ -195,7 +195,7 @@ def test_batch_invariance(images):
         together = fn(model, images, maps, targets, step=100, batch_size=7)
         for b in range(4):
             alone = fn(model, images[b:b + 1], maps[b:b + 1], targets[b], step=100, batch_size=64)
-            torch.testing.assert_close(alone.scores[0], together.scores[b], rtol=0, atol=1e-12)
+            torch.testing.assert_close(alone.curves[0], together.curves[b], rtol=0, atol=1e-12)
             torch.testing.assert_close(alone.auc[0], together.auc[b], rtol=0, atol=1e-12)
 
 
@@ -208,7 +208,7 @@ def test_normalisation_is_found_through_wrappers(images):
     maps = saliency_maps("continuous")
     wrapped = insertion(with_precision(model, None, channels_last=True), images, maps, step=480)
     plain = insertion(model, images, maps, step=480)
-    torch.testing.assert_close(wrapped.scores, plain.scores, rtol=0, atol=1e-6)
+    torch.testing.assert_close(wrapped.curves, plain.curves, rtol=0, atol=1e-6)
 
 
 def test_model_without_mean_std_is_a_clear_error(images):
@@ -244,8 +244,8 @@ def test_black_and_mean_substrates(images):
     with torch.no_grad():
         p_black = torch.softmax(model(torch.zeros_like(images)), 1).diagonal()
         p_mean = torch.softmax(model(mean), 1).diagonal()
-    np.testing.assert_allclose(d.scores[:, -1].numpy(), p_black.numpy(), atol=1e-12)
-    np.testing.assert_allclose(i.scores[:, 0].numpy(), p_mean.numpy(), atol=1e-12)
+    np.testing.assert_allclose(d.curves[:, -1].numpy(), p_black.numpy(), atol=1e-12)
+    np.testing.assert_allclose(i.curves[:, 0].numpy(), p_mean.numpy(), atol=1e-12)
 
 
 def test_curve_auc_is_rises_formula():

@@ -9,8 +9,7 @@
 * :mod:`fovex_lib.gaze.evaluate` - explanation maps back on the stimulus, the score table
 """
 from .download import ENV_VAR, ChecksumError, data_root, download_file
-from .evaluate import (PAPER_TABLE2, evaluate_methods, evaluate_references, format_table, map_to_stimulus,
-                       summarise)
+from .evaluate import PAPER_TABLE2, evaluate_methods, evaluate_references, map_to_stimulus, summarise_gaze
 from .mit1003 import download_mit1003, load_mit1003
 from .osie import download_osie, load_osie
 from .records import GazeDataset, GazeRecord
@@ -20,4 +19,4 @@ from .saliency_metrics import auc_judd, judd_roc_curve, nss
 __all__ = ["ENV_VAR", "ChecksumError", "data_root", "download_file", "load_osie", "download_osie",
            "load_mit1003", "download_mit1003", "GazeDataset", "GazeRecord", "nss", "auc_judd", "judd_roc_curve",
            "centre_bias_map", "fixation_density", "inter_observer_maps", "map_to_stimulus", "evaluate_methods",
-           "evaluate_references", "summarise", "format_table", "PAPER_TABLE2"]
+           "evaluate_references", "summarise_gaze", "PAPER_TABLE2"]

@@ -24,12 +24,14 @@ ground truth with the centre-bias and inter-observer rows; :func:`fraction_in_cr
 reports how many fixations the crop window leaves out.
 
 **Loop, cache and shards** (the shared protocol of chapters 6 and 7):
-:func:`evaluate_methods` and :func:`evaluate_references` walk the records in batches;
+:func:`evaluate_methods` and :func:`evaluate_references` walk the records, method by
+method, through the library's one resumable loop, :func:`fovex_lib.tools.cache.cached_map`;
 ``cache`` is any object with ``get(key) -> dict | None`` and ``put(key, value)``
 (e.g. ``fovex_lib.tools.cache.ResultCache``), ``shard="i/n"`` keeps items ``i, i+n, ...``.
-Each cache key holds everything that determines the value (method, the explainer's
-class and settings from ``fovex_lib.tools.cache.explainer_settings``, the given settings,
-model, image, sizes, target, metric conventions, results version).
+Each cache key comes from :func:`fovex_lib.tools.cache.result_key` and holds everything that
+determines the value (method, the explainer's class and settings from
+``fovex_lib.tools.cache.explainer_settings``, the given method settings, model, image,
+sizes, target, metric conventions, view, results version).
 
 Paper numbers (Panda et al., Table 2: MIT1003, NSS / AUC-Judd) are in ``PAPER_TABLE2``.
 """
@@ -40,16 +42,15 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from ..tools.cache import explainer_settings, select_shard
-from ..tools.results import RESULTS_VERSION
+from ..metrics._common import renamed_arguments
+from ..tools.cache import cached_map, explainer_settings, result_key, select_shard
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
 
-__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "VIEWS", "check_view", "select_shard", "crop_geometry", "crop_box", "map_to_stimulus",
-           "scanpath_to_stimulus",
-           "fraction_in_crop", "evaluate_methods", "evaluate_references", "summarise", "format_table"]
+__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "VIEWS", "check_view", "select_shard", "crop_geometry", "crop_box",
+           "map_to_stimulus", "scanpath_to_stimulus", "fraction_in_crop", "evaluate_methods", "evaluate_references",
+           "summarise_gaze"]
 
 PAPER_TABLE2 = {  # method: (NSS, AUC-Judd) on MIT1003, FovEx paper Table 2
     "FovEx": (0.7160, 0.7044), "RISE": (0.6287, 0.6400), "Mean. Pert.": (0.6197, 0.6698),
@@ -131,17 +132,13 @@ def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int],
     return np.stack([rows, cols], axis=1)
 
 
-def _batches(items, batch_size):
-    for start in range(0, len(items), batch_size):
-        yield items[start:start + batch_size]
-
-
 def _score(maps_on_stimulus: torch.Tensor, masks: torch.Tensor) -> tuple[list[float], list[float]]:
     return nss(maps_on_stimulus, masks).tolist(), auc_judd(maps_on_stimulus, masks).tolist()
 
 
+@renamed_arguments(settings="method_settings")
 def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model_name: str,
-                     settings: dict | None = None, size: int = 224, target: int | None = None,
+                     method_settings: dict | None = None, size: int = 224, target: int | None = None,
                      batch_size: int = 4, dataset: str | None = None, view: str = "crop", cache=None,
                      shard=None, keep=(), progress: bool = True):
     """Score every explainer on every record (NSS and AUC-Judd on the stimulus).
@@ -153,7 +150,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
             ``explainer(images, target=target)`` and returns an object with ``saliency``
             (B, 1, size, size) (and optionally ``targets``, ``scanpath``).
         model_name: for the cache key.
-        settings: ``{method name: dict of its settings}`` for the cache key; the key also
+        method_settings: ``{method name: dict of its settings}`` for the cache key; the key also
             holds :func:`~fovex_lib.tools.cache.explainer_settings` of each explainer (its class
             and, for the library's explainers, every setting), so explainers with different
             settings never share entries.
@@ -163,13 +160,15 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         dataset: data-set name for the key (default ``records.name``).
         view: ``"crop"`` or ``"full"``: what the model is shown (module docstring).
         cache, shard: the shared protocol (module docstring).
-        keep: image ids whose maps (and scanpaths) are returned for display.
-        progress: tqdm bar over batches.
+        keep: image ids whose maps (and scanpaths) are returned for display; a cached value
+            without its map is computed again for these.
+        progress: tqdm bar over the images still to compute, per method.
 
     Returns:
         ``(rows, kept)``: rows are dicts ``image_id, method, target, nss, auc_judd, seconds``
-        (``seconds``: explainer time per image); ``kept[(image_id, method)]`` is a dict with
-        ``map`` ((size, size) float32 numpy array) and ``scanpath`` when present.
+        (``seconds``: explainer time per image), method by method, each in the records' order;
+        ``kept[(image_id, method)]`` is a dict with ``map`` ((size, size) float32 numpy array)
+        and ``scanpath`` when present.
     """
     if not isinstance(explainers, dict) or not explainers:
         raise ValueError("explainers must be a non-empty dict {method name: explainer}.")
@@ -181,69 +180,60 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
 
     check_view(view)
     device = model_device(model)
-    settings = settings or {}
+    method_settings = method_settings or {}
     dataset = dataset or getattr(records, "name", "gaze")
     keep = {str(k) for k in keep}
-    items = select_shard(list(records), shard)
+    records = list(records)
     rows, kept = [], {}
 
-    described = {method: explainer_settings(explainer) for method, explainer in explainers.items()}
+    def has_map(record, value: dict) -> bool:  # a kept image needs its map, not only its scores
+        return record.image_id not in keep or "map" in value
 
-    def key(record, method):
-        return {"task": "gaze", "dataset": dataset, "image_id": record.image_id, "image_size": list(record.size),
-                "method": method, "explainer": described[method], "settings": settings.get(method, {}),
-                "model": model_name, "input_size": size,
-                "target": "predicted" if target is None else target, "metrics": METRIC_SETTINGS,
-                "view": view, "version": RESULTS_VERSION}
+    for method, explainer in explainers.items():
+        described = explainer_settings(explainer)  # once per method: every key of this method shares it
 
-    batches = list(_batches(items, batch_size))
-    for batch in tqdm(batches, desc="gaze", disable=not progress):
-        images = None
-        for method, explainer in explainers.items():
-            values = {}
-            for record in batch:
-                hit = cache.get(key(record, method)) if cache is not None else None
-                if hit is not None and (record.image_id not in keep or "map" in hit):
-                    values[record.image_id] = hit
-            todo = [r for r in batch if r.image_id not in values]
-            if todo:
-                if images is None:
-                    images = torch.cat([r.load(size, crop=view == "crop") for r in batch]).to(device)
-                index = torch.tensor([batch.index(r) for r in todo], device=device)
-                start = time.perf_counter()
-                out = explainer(images[index], target=target)
-                maps = out.saliency.detach()
-                seconds = (time.perf_counter() - start) / len(todo)
-                if tuple(maps.shape[-2:]) != (size, size):
-                    raise ValueError(f"{method} returned maps of size {tuple(maps.shape[-2:])}, expected {(size, size)}.")
-                targets = getattr(out, "targets", None)
-                scanpath = getattr(out, "scanpath", None)
-                groups: dict[tuple, list[int]] = {}
-                for j, record in enumerate(todo):
-                    groups.setdefault(tuple(record.size), []).append(j)
-                for stim_size, js in groups.items():
-                    on_stimulus = map_to_stimulus(maps[js].float(), stim_size, view)
-                    masks = torch.cat([todo[j].fixation_mask() for j in js]).to(device)
-                    nss_values, auc_values = _score(on_stimulus, masks)
-                    for j, n_value, a_value in zip(js, nss_values, auc_values):
-                        record = todo[j]
-                        value = {"nss": n_value, "auc_judd": a_value, "seconds": seconds,
-                                 "target": int(targets[j]) if targets is not None else -1}
-                        if record.image_id in keep:
-                            value["map"] = maps[j, 0].float().cpu().numpy()
-                            if scanpath is not None:
-                                value["scanpath"] = scanpath[j].detach().float().cpu().numpy()
-                        if cache is not None:
-                            cache.put(key(record, method), value)
-                        values[record.image_id] = value
-            for record in batch:
-                value = values[record.image_id]
-                rows.append({"image_id": record.image_id, "method": method, "target": value["target"],
-                             "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]),
-                             "seconds": float(value["seconds"])})
-                if record.image_id in keep:
-                    kept[(record.image_id, method)] = {k: np.asarray(value[k]) for k in ("map", "scanpath")
-                                                       if k in value}
+        def key(record, method=method, described=described):
+            return result_key("gaze", method, record.image_id, model=model_name, explainer=described,
+                              method_settings=method_settings.get(method, {}), dataset=dataset,
+                              image_size=list(record.size), input_size=size,
+                              target="predicted" if target is None else target, metrics=METRIC_SETTINGS, view=view)
+
+        def compute(batch, method=method, explainer=explainer):
+            images = torch.cat([r.load(size, crop=view == "crop") for r in batch]).to(device)
+            start = time.perf_counter()
+            out = explainer(images, target=target)
+            maps = out.saliency.detach()
+            seconds = (time.perf_counter() - start) / len(batch)
+            if tuple(maps.shape[-2:]) != (size, size):
+                raise ValueError(f"{method} returned maps of size {tuple(maps.shape[-2:])}, expected {(size, size)}.")
+            targets = getattr(out, "targets", None)
+            scanpath = getattr(out, "scanpath", None)
+            values: list[dict] = [{} for _ in batch]
+            groups: dict[tuple, list[int]] = {}
+            for j, record in enumerate(batch):
+                groups.setdefault(tuple(record.size), []).append(j)
+            for stim_size, js in groups.items():
+                on_stimulus = map_to_stimulus(maps[js].float(), stim_size, view)
+                masks = torch.cat([batch[j].fixation_mask() for j in js]).to(device)
+                nss_values, auc_values = _score(on_stimulus, masks)
+                for j, n_value, a_value in zip(js, nss_values, auc_values):
+                    value = {"nss": n_value, "auc_judd": a_value, "seconds": seconds,
+                             "target": int(targets[j]) if targets is not None else -1}
+                    if batch[j].image_id in keep:
+                        value["map"] = maps[j, 0].float().cpu().numpy()
+                        if scanpath is not None:
+                            value["scanpath"] = scanpath[j].detach().float().cpu().numpy()
+                    values[j] = value
+            return values
+
+        table = cached_map(records, compute, key, cache=cache, shard=shard, batch_size=batch_size,
+                           progress=progress, desc=f"gaze: {method}", accept=has_map)
+        for record, value in zip(select_shard(records, shard), table):
+            rows.append({"image_id": record.image_id, "method": method, "target": value["target"],
+                         "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]),
+                         "seconds": float(value["seconds"])})
+            if record.image_id in keep:
+                kept[(record.image_id, method)] = {k: np.asarray(value[k]) for k in ("map", "scanpath") if k in value}
     return rows, kept
 
 
@@ -257,71 +247,65 @@ def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_p
       crop alone is worth. In the full view the window is the whole stimulus (a constant map).
     * inter-observer: leave-one-out maps (``observer_sigma_px``), scores averaged over
       observers; skipped (absent) for data sets without per-observer fixations.
+
+    Rows come record by record (the references of one record together), in the records' order.
     """
     check_view(view)
     dataset = dataset or getattr(records, "name", "gaze")
+    items = select_shard(list(records), shard)
+
+    def centre(record, masks):
+        return _score(centre_bias_map(record.size, centre_sigma, device=device), masks)
+
+    def window(record, masks):
+        return _score(map_to_stimulus(torch.ones(1, 1, size, size, device=device), record.size), masks)
+
+    def observers(record, masks):
+        maps, held_out = inter_observer_maps(record, observer_sigma_px, device=device)
+        n_values, a_values = _score(maps, held_out)
+        return [float(np.mean(n_values))], [float(np.mean(a_values))]
+
+    references = {"centre bias": ({"centre_sigma": centre_sigma}, centre, items)}
+    if view == "crop":
+        references["crop window"] = ({"input_size": size}, window, items)
+    references["inter-observer"] = ({"observer_sigma_px": observer_sigma_px}, observers,
+                                    [r for r in items if r.has_observers])
+    values: dict[tuple[str, str], dict] = {}
+    for method, (method_settings, score, scored) in references.items():
+        def key(record, method=method, method_settings=method_settings):
+            return result_key("gaze-reference", method, record.image_id, method_settings=method_settings,
+                              dataset=dataset, image_size=list(record.size), metrics=METRIC_SETTINGS)
+
+        def compute(batch, score=score):
+            out = []
+            for record in batch:
+                n_values, a_values = score(record, record.fixation_mask().to(device))
+                out.append({"nss": n_values[0], "auc_judd": a_values[0]})
+            return out
+
+        table = cached_map(scored, compute, key, cache=cache, progress=progress, desc=f"references: {method}")
+        values.update({(record.image_id, method): value for record, value in zip(scored, table)})
     rows = []
-    for record in tqdm(select_shard(list(records), shard), desc="references", disable=not progress):
-        masks = record.fixation_mask().to(device)
-        base = {"task": "gaze-reference", "dataset": dataset, "image_id": record.image_id,
-                "image_size": list(record.size), "metrics": METRIC_SETTINGS, "version": RESULTS_VERSION}
-        candidates = {
-            "centre bias": ({"centre_sigma": centre_sigma},
-                            lambda: _score(centre_bias_map(record.size, centre_sigma, device=device), masks)),
-        }
-        if view == "crop":
-            candidates["crop window"] = ({"input_size": size},
-                                        lambda: _score(map_to_stimulus(torch.ones(1, 1, size, size, device=device),
-                                                                       record.size), masks))
-        if record.has_observers:
-            def observers():
-                maps, held_out = inter_observer_maps(record, observer_sigma_px, device=device)
-                n_values, a_values = _score(maps, held_out)
-                return [float(np.mean(n_values))], [float(np.mean(a_values))]
-            candidates["inter-observer"] = ({"observer_sigma_px": observer_sigma_px}, observers)
-        for method, (method_settings, compute) in candidates.items():
-            key = {**base, "method": method, "settings": method_settings}
-            value = cache.get(key) if cache is not None else None
-            if value is None:
-                n_values, a_values = compute()
-                value = {"nss": n_values[0], "auc_judd": a_values[0]}
-                if cache is not None:
-                    cache.put(key, value)
-            rows.append({"image_id": record.image_id, "method": method, "target": -1,
-                         "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]), "seconds": 0.0})
+    for record in items:
+        for method in references:
+            if (record.image_id, method) in values:  # inter-observer: only records with observers
+                value = values[record.image_id, method]
+                rows.append({"image_id": record.image_id, "method": method, "target": -1,
+                             "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]), "seconds": 0.0})
     return rows
 
 
-def summarise(rows: list[dict]) -> dict[str, dict]:
-    """Per method: ``n`` images, mean and standard error of NSS and AUC-Judd, mean seconds per image."""
+def summarise_gaze(rows: list[dict]) -> dict[str, dict]:
+    """Per method of :func:`evaluate_methods` / :func:`evaluate_references` rows: ``n`` images,
+    mean and standard error of NSS and AUC-Judd, mean seconds per image."""
     table: dict[str, dict] = {}
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
-        entry = {"n": len(mine)}
+        entry: dict[str, float] = {"n": len(mine)}
         for metric in ("nss", "auc_judd", "seconds"):
             values = np.array([r[metric] for r in mine], dtype=np.float64)
             entry[metric] = float(values.mean())
-            entry[f"{metric}_sem"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+            sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+            entry[f"{metric}_sem"] = float(sem)
         table[method] = entry
     return table
-
-
-def format_table(summary: dict[str, dict], paper: dict | None = None, names: dict | None = None,
-                 digits: int = 3) -> str:
-    """A fixed-width text table: method, n, NSS +- s.e., AUC-Judd +- s.e., and the paper's numbers.
-
-    ``paper``: ``{paper name: (NSS, AUC)}`` (default :data:`PAPER_TABLE2`); ``names`` maps our
-    method names to the paper's (e.g. ``{"gradcam": "Grad-CAM"}``).
-    """
-    paper = PAPER_TABLE2 if paper is None else paper
-    names = names or {}
-    width = max([len("method"), *(len(m) for m in summary)]) + 1
-    header = f"{'method':<{width}}{'n':>5}  {'NSS':>15}  {'AUC-Judd':>15}  {'paper NSS':>9}  {'paper AUC':>9}"
-    lines = [header, "-" * len(header)]
-    for method, e in summary.items():
-        ref = paper.get(names.get(method, method))
-        p_nss, p_auc = (f"{ref[0]:.4f}", f"{ref[1]:.4f}") if ref else ("-", "-")
-        n_txt = f"{e['nss']:.{digits}f} ± {e['nss_sem']:.{digits}f}"
-        a_txt = f"{e['auc_judd']:.{digits}f} ± {e['auc_judd_sem']:.{digits}f}"
-        lines.append(f"{method:<{width}}{e['n']:>5}  {n_txt:>15}  {a_txt:>15}  {p_nss:>9}  {p_auc:>9}")
-    return "\n".join(lines)

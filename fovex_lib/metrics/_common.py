@@ -5,14 +5,33 @@ how to fix it; nothing is resized, clipped or converted silently.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_images, check_logits, resolve_targets
-from ..tools.cache import select_shard
 from ..method.explainer import eval_mode, model_device
 
-__all__ = ["check_maps", "target_probabilities", "prepare", "is_constant", "shard_indices"]
+__all__ = ["check_maps", "target_probabilities", "prepare", "is_constant", "renamed_arguments"]
+
+
+def renamed_arguments(**renamed: str):
+    """Decorator: a call that uses an old keyword name (``old=new``) raises a TypeError naming the new one.
+
+    The metric API renamed ``target`` to ``targets`` and ``mode`` to ``substrate``; this keeps
+    old calls from failing with a bare "unexpected keyword argument".
+    """
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            old = [name for name in renamed if name in kwargs]
+            if old:
+                raise TypeError(f"{function.__name__}(): " + "; ".join(
+                    f"the argument {name!r} is now called {renamed[name]!r}" for name in old) + ".")
+            return function(*args, **kwargs)
+        return wrapper
+    return decorate
 
 
 def check_maps(maps: torch.Tensor, images: torch.Tensor | None = None, *, unit_range: bool = False,
@@ -88,10 +107,10 @@ def check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
-def prepare(model: torch.nn.Module, images: torch.Tensor, target, batch_size: int):
+def prepare(model: torch.nn.Module, images: torch.Tensor, targets, batch_size: int):
     """Validate the model and images, move images to the model's device, resolve targets.
 
-    ``target=None`` means the class the model predicts on each (unmodified) image.
+    ``targets=None`` means the class the model predicts on each (unmodified) image.
 
     Returns:
         (images on the model's device, (B,) long targets, (B,) target probabilities on the images).
@@ -104,14 +123,7 @@ def prepare(model: torch.nn.Module, images: torch.Tensor, target, batch_size: in
     with eval_mode(model), torch.no_grad():
         logits = torch.cat([check_logits(model(images[s:s + batch_size]), images[s:s + batch_size].shape[0])
                             for s in range(0, images.shape[0], batch_size)])
-        targets = resolve_targets(target, logits)
+        targets = resolve_targets(targets, logits)
         probs = F.softmax(_wide(logits), dim=1).gather(1, targets[:, None])[:, 0]
     return images, targets, probs
 
-
-def shard_indices(n: int, shard: str | None) -> list[int]:
-    """Indices of the items a shard ``"i/n"`` processes: ``i, i + n, i + 2n, ...`` (0-based i).
-
-    ``None`` means every item; the rule is :func:`fovex_lib.tools.cache.select_shard`'s.
-    """
-    return select_shard(range(n), shard)

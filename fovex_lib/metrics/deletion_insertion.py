@@ -6,7 +6,7 @@ There the model takes the *normalised* image :math:`z = (x - \\mu) / \\sigma` an
 the softmax probability of class :math:`c`, the model's top-1 class on the unmodified image.
 Our functions take images :math:`x \\in [0, 1]` and a model that normalises them itself
 (:class:`fovex_lib.models.zoo.ImageClassifier`); :math:`\\mu, \\sigma` are that model's ``mean``
-and ``std``. ``target`` may name other classes; ``None`` (default) is RISE's top-1 class.
+and ``std``. ``targets`` may name other classes; ``None`` (default) is RISE's top-1 class.
 
 **Ranking.** Pixels are changed in order of decreasing saliency. RISE takes
 ``np.flip(np.argsort(saliency.reshape(-1)))``; numpy's default sort does not promise an
@@ -19,7 +19,8 @@ reverse raster order. This equals RISE whenever numpy leaves ties in place.
 point :math:`k = 0, \\dots, K` the first :math:`\\min(k \\cdot \\text{step}, N)` ranked pixels
 are changed (the last step may be shorter than ``step``).
 
-* **Deletion**: start from the image and replace the ranked pixels by the substrate.
+* **Deletion**: start from the image and replace the ranked pixels by the substrate (``substrate``,
+  the library's one name for what hidden pixels become).
   Default ``"model_mean"``: RISE sets them to zero in the model's normalised space
   (``torch.zeros_like``), which in [0, 1] space is the model's mean colour :math:`\\mu`.
   A faithful map removes the evidence first, so the score falls fast: **lower AUC is better**.
@@ -47,7 +48,7 @@ substrates: ``"black"`` (zeros in [0, 1] space), ``"mean"`` (each image's own me
 channel), or a tensor of the images' shape in [0, 1] space (see :func:`make_substrate`).
 
 Where we differ from the RISE code: only in the tie order (fixed here, unspecified there),
-in accepting any ``target`` and any image size, and in the batching: all :math:`B (K + 1)`
+in accepting any ``targets`` and any image size, and in the batching: all :math:`B (K + 1)`
 modified images are built on the fly and scored ``batch_size`` at a time on the model's
 device (images and steps mixed in one queue), never one forward pass per step.
 """
@@ -63,10 +64,11 @@ from tqdm.auto import tqdm
 
 from .._checks import check_logits
 from ..method.explainer import eval_mode
-from ._common import _wide, check_maps, is_constant, prepare
+from ._common import _wide, check_maps, is_constant, prepare, renamed_arguments
+from .result import MetricResult
 
-__all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "model_normalisation", "rise_gaussian_kernel",
-           "deletion", "insertion", "perturbation_curves", "curve_auc", "trapezoid_auc"]
+__all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "substrate_name", "model_normalisation",
+           "rise_gaussian_kernel", "deletion", "insertion", "perturbation_curves", "curve_auc", "trapezoid_auc"]
 
 #: Named substrates accepted by :func:`make_substrate` (``"model_mean"`` and ``"blur"`` need the model).
 SUBSTRATES = ("model_mean", "blur", "black", "mean")
@@ -76,28 +78,28 @@ SUBSTRATES = ("model_mean", "blur", "black", "mean")
 _INNER = ("model", "net", "module")
 
 
-@dataclass
-class Curves:
-    """Deletion or insertion curves of a batch.
+@dataclass(kw_only=True, eq=False)
+class Curves(MetricResult):
+    """What :func:`deletion` and :func:`insertion` return: a
+    :class:`~fovex_lib.metrics.result.MetricResult` with curves (all CPU tensors).
 
     Attributes:
-        kind: ``"deletion"`` or ``"insertion"``.
+        metric: ``"deletion"`` or ``"insertion"``.
+        values: (B,) float64 area under each curve (:func:`curve_auc`), in [0, 1]; also ``auc``.
+        curves: (B, K + 1) float64 softmax probability of the target at each point.
         fractions: (K + 1,) abscissae ``k / K`` of the points (RISE's uniform spacing), from 0 to 1.
-        scores: (B, K + 1) softmax probability of the target at each point (CPU).
-        auc: (B,) area under each curve (:func:`curve_auc`), in [0, 1].
-        targets: (B,) explained classes.
+        targets: (B,) explained classes; substrate: the substrate's name (or ``"tensor"``).
         constant_map: (B,) True where a map was constant (its ranking is reverse raster order).
-        step: pixels per step; substrate: the substrate's name (or ``"tensor"``).
+        step: pixels per step.
     """
 
-    kind: str
-    fractions: torch.Tensor
-    scores: torch.Tensor
-    auc: torch.Tensor
-    targets: torch.Tensor
     constant_map: torch.Tensor
     step: int
-    substrate: str
+
+    @property
+    def auc(self) -> torch.Tensor:
+        """(B,) area under each curve (= ``values``)."""
+        return self.values
 
 
 def curve_auc(scores: torch.Tensor) -> torch.Tensor:
@@ -202,6 +204,18 @@ def _rise_blur(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, size
     return blurred * std + mean
 
 
+def substrate_name(substrate) -> str:
+    """The name results record for ``substrate``: itself for a named one, ``"tensor"`` for a tensor.
+
+    Raises ValueError for anything else (checked before any work is done).
+    """
+    if isinstance(substrate, torch.Tensor):
+        return "tensor"
+    if not isinstance(substrate, str) or substrate not in SUBSTRATES:
+        raise ValueError(f"substrate must be one of {SUBSTRATES} or a tensor of the images' shape, got {substrate!r}.")
+    return substrate
+
+
 def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn.Module | None = None,
                    blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> torch.Tensor:
     """The image each pixel is replaced by (deletion) or started from (insertion), in [0, 1] space.
@@ -230,8 +244,7 @@ def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn
         if not torch.isfinite(substrate).all():
             raise ValueError("the substrate tensor contains NaN or infinite values.")
         return substrate.to(images)
-    if not isinstance(substrate, str) or substrate not in SUBSTRATES:
-        raise ValueError(f"substrate must be one of {SUBSTRATES} or a tensor of the images' shape, got {substrate!r}.")
+    substrate_name(substrate)
     if substrate == "black":
         return torch.zeros_like(images)
     if substrate == "mean":
@@ -256,10 +269,13 @@ def _check_step(step, pixels: int, width: int) -> int:
     return step
 
 
-def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, kind: str,
-                        target=None, step: int | None = None, substrate=None, blur_kernel_size: int = 11,
+@renamed_arguments(target="targets")
+def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None, *,
+                        kind: str, step: int | None = None, substrate=None, blur_kernel_size: int = 11,
                         blur_sigma: float = 5.0, batch_size: int = 64, progress: bool = False) -> Curves:
     """Deletion (``kind="deletion"``) or insertion (``kind="insertion"``) curves; see the module docstring.
+
+    :func:`deletion` and :func:`insertion` call this with their ``kind``.
 
     Args:
         model: maps (B, 3, H, W) images in [0, 1] to (B, C) logits; for the default substrates it
@@ -268,24 +284,25 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
         maps: (B, 1, H, W) finite maps of the images' size (any real values: only the
             ranking matters). A constant map has no ranking; its pixels go in reverse raster
             order and ``Curves.constant_map`` flags it.
-        target: None (predicted class on the image, as RISE), an int or B ints.
+        targets: None (predicted class on the image, as RISE), an int or B ints.
+        kind: ``"deletion"`` or ``"insertion"`` (keyword only).
         step: pixels changed per step; None (default) = one row, W.
-        substrate: deletion baseline / insertion start; None = ``"model_mean"`` for deletion and
-            ``"blur"`` for insertion (RISE). See :func:`make_substrate`.
+        substrate: what hidden pixels become (deletion's fill, insertion's start); None =
+            ``"model_mean"`` for deletion and ``"blur"`` for insertion (RISE). See :func:`make_substrate`.
         blur_kernel_size, blur_sigma: the ``"blur"`` substrate (default 11, 5 as in RISE).
         batch_size: modified images per forward pass.
         progress: show a progress bar over the forward passes.
     """
     if kind not in ("deletion", "insertion"):
         raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}.")
-    images, targets, _ = prepare(model, images, target, batch_size)
+    if substrate is None:
+        substrate = "model_mean" if kind == "deletion" else "blur"
+    name = substrate_name(substrate)
+    images, targets, _ = prepare(model, images, targets, batch_size)
     check_maps(maps, images)
     batch, _, height, width = images.shape
     pixels = height * width
     step = _check_step(step, pixels, width)
-    if substrate is None:
-        substrate = "model_mean" if kind == "deletion" else "blur"
-    name = substrate if isinstance(substrate, str) else "tensor"
     other = make_substrate(images, substrate, model, blur_kernel_size, blur_sigma)
     start, end = (images, other) if kind == "deletion" else (other, images)
 
@@ -307,26 +324,32 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
             logits = check_logits(model(probe), probe.shape[0])
             scores[b, k] = F.softmax(_wide(logits), dim=1).gather(1, targets[b, None])[:, 0].double()
     scores = scores.cpu()
-    return Curves(kind, fractions, scores, curve_auc(scores), targets.cpu(), is_constant(maps).cpu(), step, name)
+    return Curves(metric=kind, values=curve_auc(scores), higher_is_better=kind == "insertion",
+                  targets=targets.cpu(), substrate=name, curves=scores, fractions=fractions,
+                  constant_map=is_constant(maps).cpu(), step=step)
 
 
-def deletion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, target=None,
+@renamed_arguments(target="targets")
+def deletion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None,
              step: int | None = None, substrate="model_mean", batch_size: int = 64, progress: bool = False,
-             **blur) -> Curves:
+             blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> Curves:
     """Deletion curves: most salient pixels replaced by ``substrate`` first (default the model's mean colour).
 
     Lower AUC is better. See :func:`perturbation_curves` for the arguments.
     """
-    return perturbation_curves(model, images, maps, "deletion", target, step, substrate,
-                               batch_size=batch_size, progress=progress, **blur)
+    return perturbation_curves(model, images, maps, targets, kind="deletion", step=step, substrate=substrate,
+                               blur_kernel_size=blur_kernel_size, blur_sigma=blur_sigma, batch_size=batch_size,
+                               progress=progress)
 
 
-def insertion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, target=None,
+@renamed_arguments(target="targets")
+def insertion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None,
               step: int | None = None, substrate="blur", batch_size: int = 64, progress: bool = False,
-              **blur) -> Curves:
+              blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> Curves:
     """Insertion curves: start from ``substrate`` (default RISE's blur), most salient pixels restored first.
 
     Higher AUC is better. See :func:`perturbation_curves` for the arguments.
     """
-    return perturbation_curves(model, images, maps, "insertion", target, step, substrate,
-                               batch_size=batch_size, progress=progress, **blur)
+    return perturbation_curves(model, images, maps, targets, kind="insertion", step=step, substrate=substrate,
+                               blur_kernel_size=blur_kernel_size, blur_sigma=blur_sigma, batch_size=batch_size,
+                               progress=progress)

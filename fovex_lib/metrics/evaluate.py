@@ -6,14 +6,16 @@ a shard of the images (the shared protocol of chapters 6 and 7):
 
 * ``cache``: None (nothing stored) or an object with ``.get(key: dict) -> dict | None``
   and ``.put(key: dict, value: dict)``, e.g. ``fovex_lib.tools.cache.ResultCache(directory)``.
-  One entry per (method, the explainer's class and settings, ``method_settings``, model,
-  image, size, target, metric settings, results version); the explainer's settings come
-  from the explainer itself (``fovex_lib.tools.cache.explainer_settings``), so explainers with
+  The loop is :func:`fovex_lib.tools.cache.cached_map` and the keys come from
+  :func:`fovex_lib.tools.cache.result_key` (task ``"metrics"``): one entry per (method, the
+  explainer's class and settings, ``method_settings``, model, image, size, target, metric
+  settings, whether EBPG is scored, results version); the explainer's settings come from
+  the explainer itself (``fovex_lib.tools.cache.explainer_settings``), so explainers with
   different settings never share entries. The value holds the image's metric values and
   the seconds each stage took.
 * ``shard``: None or ``"i/n"``: only images ``i, i + n, i + 2n, ...`` (0-based) are processed.
 
-:func:`summarise` turns per-image values into one table row.
+:func:`summarise_metrics` turns per-image values into one table row.
 """
 from __future__ import annotations
 
@@ -23,21 +25,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ..tools.cache import explainer_settings
-from ..tools.results import RESULTS_VERSION
-from ._common import check_batch_size, is_constant, shard_indices
+from ..tools.cache import cached_map, explainer_settings, result_key, select_shard
+from ._common import check_batch_size, is_constant
 from .deletion_insertion import deletion, insertion
-from .drop_increase import MASK_MODES, drop_increase
+from .drop_increase import DROP_SUBSTRATES, drop_increase
 from .pointing_game import energy_pointing_game
 
-__all__ = ["METRIC_DEFAULTS", "VALUE_NAMES", "MethodScores", "score_maps", "evaluate_method", "summarise",
+__all__ = ["METRIC_DEFAULTS", "VALUE_NAMES", "MethodScores", "score_maps", "evaluate_method", "summarise_metrics",
            "metric_settings"]
 
-#: Default metric settings (see each metric's module for the source of each default).
+#: Default metric settings (see each metric's module for the source of each default). The
+#: ``<metric>_substrate`` entries are each metric's ``substrate`` argument.
 METRIC_DEFAULTS = {
-    "mask_mode": "black",          # drop / increase: Grad-CAM++ multiplies the image by the map
+    "drop_increase_substrate": "black",  # drop / increase: Grad-CAM++ multiplies the image by the map
     "step": None,                  # deletion / insertion pixels per step; None = one row (W)
     # Deletion / insertion as in the RISE code (eclique/RISE evaluation.py, CausalMetric), whose
     # model takes the normalised image z = (x - mean) / std:
@@ -50,16 +51,28 @@ METRIC_DEFAULTS = {
 #: Per-image values a scoring run produces, with the direction that is better.
 VALUE_NAMES = {"drop": "lower", "increase": "higher", "deletion": "lower", "insertion": "higher", "ebpg": "higher"}
 _STAGES = ("explain", "drop_increase", "deletion", "insertion", "ebpg")
+#: Metric settings that were renamed (old name -> new name); the old names raise a TypeError.
+_RENAMED_SETTINGS = {"mask_mode": "drop_increase_substrate"}
 
 
 def metric_settings(**overrides) -> dict:
-    """:data:`METRIC_DEFAULTS` updated with ``overrides`` (unknown names are an error)."""
+    """:data:`METRIC_DEFAULTS` updated with ``overrides``.
+
+    Unknown names are a ValueError; the old name ``mask_mode`` is a TypeError that names
+    its replacement ``drop_increase_substrate``. ``drop_increase_substrate`` must be one of
+    :data:`~fovex_lib.metrics.drop_increase.DROP_SUBSTRATES` (the loop computes both).
+    """
+    renamed = sorted(set(overrides) & set(_RENAMED_SETTINGS))
+    if renamed:
+        raise TypeError("; ".join(f"the metric setting {old!r} is now called {_RENAMED_SETTINGS[old]!r}"
+                                  for old in renamed) + ".")
     unknown = set(overrides) - set(METRIC_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown metric settings {sorted(unknown)}; known: {sorted(METRIC_DEFAULTS)}.")
     settings = {**METRIC_DEFAULTS, **overrides}
-    if settings["mask_mode"] not in MASK_MODES:
-        raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {settings['mask_mode']!r}.")
+    if settings["drop_increase_substrate"] not in DROP_SUBSTRATES:
+        raise ValueError(f"drop_increase_substrate must be one of {DROP_SUBSTRATES}, "
+                         f"got {settings['drop_increase_substrate']!r}.")
     return settings
 
 
@@ -70,10 +83,11 @@ class MethodScores:
     Attributes:
         method: the method's name.
         ids: image ids (in the processed order).
-        values: name -> (N,) float array; ``drop`` (%), ``increase`` (0/1) in the chosen
-            ``mask_mode``, ``drop_<mode>`` / ``increase_<mode>`` for every mode of
-            :data:`~fovex_lib.metrics.drop_increase.MASK_MODES`, ``deletion``, ``insertion``
-            (AUCs), ``ebpg`` (%; NaN for all-zero maps or without regions), ``constant_map`` (0/1).
+        values: name -> (N,) float array; ``drop`` (%), ``increase`` (0/1) with the chosen
+            ``drop_increase_substrate``, ``drop_<substrate>`` / ``increase_<substrate>`` for every
+            substrate of :data:`~fovex_lib.metrics.drop_increase.DROP_SUBSTRATES`, ``deletion``,
+            ``insertion`` (AUCs), ``ebpg`` (%; NaN for all-zero maps or without regions),
+            ``constant_map`` (0/1).
         seconds: stage -> (N,) seconds per image (``explain``, ``drop_increase``, ``deletion``,
             ``insertion``, ``ebpg``), as measured when the value was computed (also for
             cached values).
@@ -105,15 +119,15 @@ def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor,
     n = images.shape[0]
     values, seconds, curves = {}, {}, {}
 
-    for mode in MASK_MODES:  # both masking modes (one forward pass each), so they can be compared
+    for substrate in DROP_SUBSTRATES:  # both substrates (one forward pass each), so they can be compared
         start = time.perf_counter()
-        di = drop_increase(model, images, maps, targets, mode=mode, batch_size=batch_size)
-        if mode == settings["mask_mode"]:
+        di = drop_increase(model, images, maps, targets, substrate=substrate, batch_size=batch_size)
+        if substrate == settings["drop_increase_substrate"]:
             seconds["drop_increase"] = (time.perf_counter() - start) / n
-            values["drop"] = di.drop.double().numpy()
+            values["drop"] = di.values.numpy()
             values["increase"] = di.increase.double().numpy()
-        values[f"drop_{mode}"] = di.drop.double().numpy()
-        values[f"increase_{mode}"] = di.increase.double().numpy()
+        values[f"drop_{substrate}"] = di.values.numpy()
+        values[f"increase_{substrate}"] = di.increase.double().numpy()
 
     blur = {"blur_kernel_size": settings["blur_kernel_size"], "blur_sigma": settings["blur_sigma"]}
     for name, fn, substrate in (("deletion", deletion, settings["deletion_substrate"]),
@@ -122,16 +136,16 @@ def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor,
         result = fn(model, images, maps, targets, step=settings["step"], substrate=substrate,
                     batch_size=batch_size, progress=progress, **blur)
         seconds[name] = (time.perf_counter() - start) / n
-        values[name] = result.auc.double().numpy()
+        values[name] = result.values.numpy()
         if keep_curves:
-            curves[name] = result.scores.numpy()
+            curves[name] = result.curves.numpy()
             curves["fractions"] = result.fractions.numpy()
 
     start = time.perf_counter()
     if regions is None:
         values["ebpg"] = np.full(n, math.nan)
     else:
-        values["ebpg"] = energy_pointing_game(maps, regions).numpy()
+        values["ebpg"] = energy_pointing_game(maps, regions).values.numpy()
     seconds["ebpg"] = (time.perf_counter() - start) / n
     values["constant_map"] = is_constant(maps).double().cpu().numpy()
     return values, seconds, curves
@@ -170,7 +184,7 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         explain_batch: images explained (and scored) at a time.
         batch_size: forward-pass batch of the metrics.
         cache, shard: see the module docstring.
-        progress: progress bar over the image batches.
+        progress: progress bar over the images still to compute.
         keep_curves: also return the deletion / insertion curves (computed images only).
     """
     if len(ids) != images.shape[0]:
@@ -178,7 +192,7 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
     check_batch_size(explain_batch)
     target_list = _as_targets(targets, images.shape[0])
     settings = metric_settings(**(settings or {}))
-    method = method or getattr(explainer, "name", type(explainer).__name__)
+    method = str(method or getattr(explainer, "name", type(explainer).__name__))
     model_name = model_name or getattr(model, "name", type(model).__name__)
     if isinstance(regions, torch.Tensor) and regions.shape[0] != images.shape[0]:
         raise ValueError(f"regions has {regions.shape[0]} masks but there are {images.shape[0]} images.")
@@ -188,61 +202,49 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
     described = explainer_settings(explainer)  # once: every key of this call shares it
 
     def key(i: int) -> dict:
-        return {"kind": "fovex_lib.metrics.evaluate_method", "version": RESULTS_VERSION, "method": method,
-                "explainer": described, "method_settings": dict(method_settings or {}), "model": model_name,
-                "image": ids[i],
-                "size": list(images.shape[-2:]), "target": target_list[i], "metrics": settings,
-                "ebpg": regions is not None}
-
-    order = shard_indices(images.shape[0], shard)
-    rows: dict[int, dict] = {}
-    todo = []
-    for i in order:
-        hit = cache.get(key(i)) if cache is not None else None
-        if hit is not None:
-            rows[i] = hit
-        else:
-            todo.append(i)
+        return result_key("metrics", method, ids[i], model=model_name, explainer=described,
+                          method_settings=method_settings, size=list(images.shape[-2:]), target=target_list[i],
+                          metrics=settings, ebpg=regions is not None)
 
     kept: dict[str, list] = {}
-    for lo in tqdm(range(0, len(todo), explain_batch), desc=method, disable=not progress, leave=False):
-        idx = todo[lo:lo + explain_batch]
+
+    def compute(idx: list[int]) -> list[dict]:
         x = images[idx]
         t = torch.tensor([target_list[i] for i in idx])
         start = time.perf_counter()
         out = explainer(x, t)
         maps = out.saliency if hasattr(out, "saliency") else out
         explain_s = (time.perf_counter() - start) / len(idx)
+        reg: torch.Tensor | list | None = None  # this batch's regions: masks, or lists of boxes
         if isinstance(regions, torch.Tensor):
             reg = regions[idx]
         elif regions is not None:
             reg = [regions[i] for i in idx]
-        else:
-            reg = None
         values, seconds, curves = score_maps(model, x, maps.detach(), t, reg, settings, batch_size,
                                              keep_curves=keep_curves)
         seconds["explain"] = explain_s
-        for j, i in enumerate(idx):
-            row = {name: float(v[j]) for name, v in values.items()}
-            row.update({f"seconds_{stage}": float(seconds[stage]) for stage in _STAGES})
-            rows[i] = row
-            if cache is not None:
-                cache.put(key(i), row)
         for name, c in curves.items():
             kept.setdefault(name, []).append(c)
+        timing = {f"seconds_{stage}": float(seconds[stage]) for stage in _STAGES}
+        return [{**{name: float(v[j]) for name, v in values.items()}, **timing} for j in range(len(idx))]
 
-    names = [*VALUE_NAMES, *(f"{v}_{m}" for m in MASK_MODES for v in ("drop", "increase")), "constant_map"]
-    values = {name: np.array([rows[i][name] for i in order], dtype=float) for name in names}
-    seconds = {stage: np.array([rows[i][f"seconds_{stage}"] for i in order], dtype=float) for stage in _STAGES}
+    order = select_shard(range(images.shape[0]), shard)
+    rows = cached_map(list(range(images.shape[0])), compute, key, cache=cache, shard=shard,
+                      batch_size=explain_batch, progress=progress, desc=method)
+
+    names = [*VALUE_NAMES, *(f"{v}_{s}" for s in DROP_SUBSTRATES for v in ("drop", "increase")), "constant_map"]
+    values = {name: np.array([row[name] for row in rows], dtype=float) for name in names}
+    seconds = {stage: np.array([row[f"seconds_{stage}"] for row in rows], dtype=float) for stage in _STAGES}
     curves = {}
     for name, parts in kept.items():
         curves[name] = parts[0] if name == "fractions" else np.concatenate(parts)
     return MethodScores(method, [ids[i] for i in order], values, seconds, curves)
 
 
-def summarise(scores: MethodScores) -> dict[str, float]:
-    """One table row: Average % Drop, Average % Increase, mean deletion / insertion AUC, mean EBPG
-    (plus ``drop_<mode>`` / ``increase_<mode>`` for every masking mode).
+def summarise_metrics(scores: MethodScores) -> dict[str, float]:
+    """One table row of :func:`evaluate_method`'s scores: Average % Drop, Average % Increase, mean
+    deletion / insertion AUC, mean EBPG (plus ``drop_<substrate>`` / ``increase_<substrate>`` for
+    every substrate of :data:`~fovex_lib.metrics.drop_increase.DROP_SUBSTRATES`).
 
     EBPG is averaged over the images where it is defined (``nan`` maps skipped);
     ``n`` counts images, ``n_constant`` constant maps.
@@ -255,8 +257,8 @@ def summarise(scores: MethodScores) -> dict[str, float]:
         "deletion": float(np.mean(v["deletion"])),
         "insertion": float(np.mean(v["insertion"])),
         "ebpg": float(np.mean(ebpg)) if ebpg.size else math.nan,
-        **{f"drop_{m}": float(np.mean(v[f"drop_{m}"])) for m in MASK_MODES},
-        **{f"increase_{m}": 100.0 * float(np.mean(v[f"increase_{m}"])) for m in MASK_MODES},
+        **{f"drop_{b}": float(np.mean(v[f"drop_{b}"])) for b in DROP_SUBSTRATES},
+        **{f"increase_{b}": 100.0 * float(np.mean(v[f"increase_{b}"])) for b in DROP_SUBSTRATES},
         "n": int(len(scores.ids)),
         "n_constant": int(np.sum(v["constant_map"])),
     }

@@ -23,6 +23,7 @@ import torch
 
 from ..datasets.boxes import boxes_to_mask
 from ._common import check_maps
+from .result import MetricResult
 
 __all__ = ["energy_pointing_game", "region_masks"]
 
@@ -50,8 +51,11 @@ def region_masks(regions, size: tuple[int, int], batch: int) -> torch.Tensor:
     return torch.stack([boxes_to_mask(boxes, size) for boxes in regions])[:, None]
 
 
-def energy_pointing_game(maps: torch.Tensor, regions) -> torch.Tensor:
+def energy_pointing_game(maps: torch.Tensor, regions) -> MetricResult:
     """Per-image EBPG in %: share of each map's energy inside its region.
+
+    Unlike the other metric functions it needs no model: its leading arguments are
+    ``(maps, regions)``.
 
     Args:
         maps: (B, 1, H, W) non-negative finite maps (e.g. in [0, 1]).
@@ -59,10 +63,12 @@ def energy_pointing_game(maps: torch.Tensor, regions) -> torch.Tensor:
             boxes in the maps' pixel coordinates (several boxes per image are united).
 
     Returns:
-        (B,) float64 CPU tensor, ``NaN`` where a map's total energy is 0.
+        :class:`~fovex_lib.metrics.result.MetricResult` with ``metric="energy_pointing_game"``;
+        ``values`` is a (B,) float64 CPU tensor, ``NaN`` where a map's total energy is 0
+        (``.mean()`` leaves those out); ``targets`` and ``substrate`` are None.
     """
     check_maps(maps, non_negative=True)
-    masks = region_masks(regions, tuple(maps.shape[-2:]), maps.shape[0]).to(maps.device)
+    masks = region_masks(regions, (maps.shape[-2], maps.shape[-1]), maps.shape[0]).to(maps.device)
     empty = ~masks.flatten(1).any(1)
     if empty.any():
         raise ValueError(f"the region of image {int(empty.nonzero()[0])} covers no pixel; "
@@ -74,4 +80,5 @@ def energy_pointing_game(maps: torch.Tensor, regions) -> torch.Tensor:
     if zero.any():
         warnings.warn(f"{int(zero.sum())} map(s) are all zeros (no energy); their EBPG is NaN.",
                       RuntimeWarning, stacklevel=2)
-    return torch.where(zero, torch.full_like(total, float("nan")), 100.0 * inside / total.clamp_min(1e-300)).cpu()
+    values = torch.where(zero, torch.full_like(total, float("nan")), 100.0 * inside / total.clamp_min(1e-300))
+    return MetricResult(metric="energy_pointing_game", values=values.cpu(), higher_is_better=True)

@@ -16,7 +16,10 @@ a loop takes ``cache=None`` (an object with ``get(key) -> dict | None`` and
   (and recomputed by :func:`cached_map`), never returned.
 * :func:`explainer_settings` describes an explainer for a key: its class and every
   setting that can change its maps (so two explainers with different settings never
-  share entries).
+  share entries). :func:`result_key` builds the key of one per-image result; every cached
+  loop of the library (``metrics.evaluate_method``, ``gaze.evaluate_methods``,
+  ``gaze.evaluate_references``) uses it, with ``fovex_lib.tools.results.RESULTS_VERSION``
+  in every key.
 * :func:`select_shard` implements the ``"i/n"`` rule; :func:`cached_map` is the batched
   resumable loop itself and returns a :class:`ShardTable` (its rows plus their shard
   spec), and :func:`merge_tables` puts the tables of all shards back together, refusing
@@ -46,10 +49,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .results import atomic_write_bytes
+from .results import RESULTS_VERSION, atomic_write_bytes
 
 __all__ = ["ResultCache", "ShardTable", "canonical_key", "key_digest", "explainer_settings", "IGNORED_SETTINGS",
-           "parse_shard", "format_shard", "select_shard", "shard_from_env", "cached_map", "merge_tables"]
+           "result_key", "parse_shard", "format_shard", "select_shard", "shard_from_env", "cached_map",
+           "merge_tables"]
 
 _MAGIC = b"FOVEXCACHE1\n"
 
@@ -117,8 +121,9 @@ def explainer_settings(explainer: Any) -> dict:
       model itself (the key names the model separately);
     * else (a plain function, or an object whose attributes may be state such as call
       counters) nothing more: describe such an explainer with the ``method_settings`` of
-      :func:`~fovex_lib.metrics.evaluate.evaluate_method` (or ``settings`` of the gaze
-      loop), which the keys hold as well.
+      :func:`~fovex_lib.metrics.evaluate.evaluate_method` or
+      :func:`~fovex_lib.gaze.evaluate.evaluate_methods`, which the keys hold as well
+      (:func:`result_key`).
 
     Values are described so that keys stay small and stable: numbers, text, bools and
     None as they are (NaN and infinities as text); dtypes and devices as text; tensors and
@@ -147,6 +152,36 @@ def explainer_settings(explainer: Any) -> dict:
             described[str(name)] = value
     kind = explainer if (isinstance(explainer, type) or _is_function(explainer)) else type(explainer)
     return {"class": _qualified_name(kind), **described}
+
+
+def result_key(task: str, method: str, image: str, *, model: str | None = None, explainer: dict | None = None,
+               method_settings: dict | None = None, **conditions: Any) -> dict:
+    """The cache key of one per-image result: the one key builder of the library's cached loops.
+
+    Args:
+        task: what the value is (``"metrics"``, ``"gaze"``, ``"gaze-reference"``); values of
+            different tasks never share an entry.
+        method: the method's (display) name.
+        image: the image id.
+        model: the model's name; None where no model is involved (reference maps).
+        explainer: the explainer's description, :func:`explainer_settings` ``(explainer)``
+            (computed once per loop, not once per image); None where there is no explainer.
+        method_settings: what the caller adds about the method (what :func:`explainer_settings`
+            cannot see, e.g. the settings of a plain function); None means ``{}``.
+        **conditions: everything else that determines the value (sizes, target, metric
+            settings, view, data set, ...), as key entries (str, numbers, bools, None, lists, dicts).
+
+    Returns:
+        ``{"task", "version" (fovex_lib.tools.results.RESULTS_VERSION), "method", "image", "model", "explainer",
+        "method_settings", **conditions}``. Condition names may not repeat these names.
+    """
+    key = {"task": task, "version": RESULTS_VERSION, "method": method, "image": image, "model": model,
+           "explainer": explainer, "method_settings": dict(method_settings or {})}
+    clash = sorted(set(key) & set(conditions))
+    if clash:
+        raise ValueError(f"result_key: the condition name(s) {clash} are reserved for the key's own entries.")
+    key.update(conditions)
+    return key
 
 
 def _is_function(value: Any) -> bool:
@@ -447,7 +482,7 @@ def shard_from_env(environ=None) -> str | None:
 # --------------------------------------------------------------------------- the loop
 def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: Callable[[Any], dict],
                cache=None, shard: str | None = None, batch_size: int = 16, progress: bool = False,
-               desc: str = "items") -> list[dict]:
+               desc: str = "items", accept: Callable[[Any, dict], bool] | None = None) -> list[dict]:
     """Compute one result dict per item, in batches, reusing and filling a cache.
 
     Args:
@@ -458,6 +493,10 @@ def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: 
         shard: None or ``"i/n"`` (see :func:`select_shard`).
         batch_size: items per ``compute`` call; only items missing from the cache are computed.
         progress: show a tqdm bar over the items still to compute.
+        desc: the progress bar's label.
+        accept: None, or ``accept(item, cached_value) -> bool``: a cached value is used only
+            where this is true (e.g. it holds a field this call needs); otherwise the item is
+            computed again and its entry replaced.
 
     Returns:
         A :class:`ShardTable`: the value dicts of the shard's items, in the shard's order,
@@ -474,7 +513,9 @@ def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: 
     results: list[dict | None] = [None] * len(selected)
     if cache is not None:
         for i, k in enumerate(keys):
-            results[i] = cache.get(k)
+            hit = cache.get(k)
+            if hit is not None and (accept is None or accept(selected[i], hit)):
+                results[i] = hit
     todo = [i for i, r in enumerate(results) if r is None]
     with tqdm(total=len(todo), desc=desc, disable=not progress, leave=False) as bar:
         for start in range(0, len(todo), batch_size):
