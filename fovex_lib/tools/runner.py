@@ -127,13 +127,19 @@ class RunInterrupted(KeyboardInterrupt):
 
 # --------------------------------------------------------------------------- chapters
 def book_root() -> Path | None:
-    """The default book folder: ``./book`` in the working directory (a clone's root), or None.
+    """The default book folder: the nearest ``book/`` in the working directory or above it, or None.
 
+    So ``python -m fovex_lib run 4`` works from a clone's root and from inside ``book/``.
     The library does not assume where it is installed; callers pass ``book_dir`` (the
     command line: ``--book DIR``) to use another folder.
     """
-    root = Path.cwd() / "book"
-    return root.resolve() if root.is_dir() else None
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "book").is_dir():
+            return folder / "book"
+        if folder.name == "book" and (folder / "chapters").is_dir():
+            return folder
+    return None
 
 
 def list_chapters(book_dir: str | os.PathLike | None = None) -> list[Path]:
