@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .._checks import check_count
 from ..tools.cache import explainer_settings, select_shard
 from ..tools.results import RESULTS_VERSION
 from .reference_maps import centre_bias_map, inter_observer_maps
@@ -173,8 +174,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
     """
     if not isinstance(explainers, dict) or not explainers:
         raise ValueError("explainers must be a non-empty dict {method name: explainer}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    check_count(batch_size, "batch_size")
     if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
         raise TypeError(f"target must be None (predicted class) or an int class index, got {target!r}.")
     from ..method.explainer import model_device
