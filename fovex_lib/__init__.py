@@ -6,6 +6,8 @@ The package is laid out by layer:
   fixations, attribution, and :class:`FovEx` that chains them (chapters 1-4)
 * :mod:`fovex_lib.baselines` - Grad-CAM, Grad-CAM++, Random CAM, RISE, Meaningful
   Perturbation, GAE, class-embedding projection behind FovEx's interface (chapter 5)
+* :mod:`fovex_lib.registry` - every method by name with named settings presets
+  (``make_explainer``, ``list_methods``, ``applicable_methods``)
 * :mod:`fovex_lib.metrics` - average % drop / increase, deletion / insertion, energy-based
   pointing game (chapter 6)
 * :mod:`fovex_lib.gaze` - OSIE and MIT1003, NSS and AUC-Judd, reference maps (chapter 7)
@@ -15,7 +17,7 @@ The package is laid out by layer:
 * :mod:`fovex_lib.bench` - the speed benchmark (``python -m fovex_lib.bench``)
 
 The names most people need are importable from here: ``from fovex_lib import FovEx,
-load_model, load_image``.
+load_model, load_image, make_explainer``.
 """
 from .method.attribution import attribution_map, normalise_maps
 from .method.explainer import Explainer, Explanation
@@ -25,6 +27,7 @@ from .method.fovex import FovEx, FovExOutput
 from .datasets.images import SAMPLE_IMAGES, load_image, sample_image_names
 from .method.memory import foveate_with_memory, update_memory
 from .models import ImageClassifier, imagenet_classes, list_models, load_model  # also registers the small models
+from .registry import applicable_methods, list_methods, make_explainer
 
 __version__ = "0.1.0"
 
@@ -33,4 +36,5 @@ __all__ = [
     "imagenet_classes", "load_image", "sample_image_names", "SAMPLE_IMAGES", "gaussian_blob",
     "gaussian_blur", "foveate", "to_pixels", "to_normalised", "update_memory", "foveate_with_memory",
     "optimise_fixation", "optimise_scanpath", "loss_landscape", "Scanpath", "attribution_map", "normalise_maps",
+    "make_explainer", "list_methods", "applicable_methods",
 ]

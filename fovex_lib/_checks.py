@@ -85,7 +85,10 @@ def images_for_model(images: torch.Tensor, dtype: torch.dtype | None, name: str 
 
 
 def check_seed(seed, name: str = "seed") -> int:
-    """A seed for a ``torch.Generator``: an int in ``[0, 2**63)``.
+    """A seed for a ``torch.Generator`` (or numpy's): an int in ``[0, 2**63)``.
+
+    The one seed check of the library (explainers, data sets, statistics): a value that
+    is not an int raises ``TypeError``, an int out of range ``ValueError``.
 
     torch accepts seeds from -2**63 to 2**64 - 1 but wraps negative ones around
     (-1 gives the same random numbers as 2**64 - 1), and numpy's generators refuse
@@ -153,12 +156,21 @@ def check_positive(value: float, name: str) -> float:
     return float(value)
 
 
-def check_count(value: int, name: str) -> int:
-    """A whole number >= 1 (steps, scanpath length, ...)."""
+def check_count(value, name: str, low: int = 1, allow_none: bool = False):
+    """A whole number >= ``low`` (steps, scanpath length, batch size, number of masks, ...).
+
+    The one positive-int check of the library: a value that is not an int (a float, a
+    string, a bool) raises ``TypeError``, an int below ``low`` raises ``ValueError``; both
+    messages name the argument and the range. With ``allow_none`` None is accepted and
+    returned (for "no limit" style arguments).
+    """
+    wanted = f"an int >= {low}" + (" or None" if allow_none else "")
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= 1, got {value!r} ({type(value).__name__}).")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}.")
+        raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}).")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}.")
     return value
 
 

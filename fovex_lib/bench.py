@@ -25,23 +25,26 @@ import datetime
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from . import metrics as _metrics
+from ._checks import check_count, check_seed
 from .method.precision import check_autocast_dtype, with_precision
 from .method.fovex import FovEx
 from .models.zoo import load_model
+from .registry import PRESETS
 
 __all__ = ["PAPER_SETTINGS", "QUICK_SETTINGS", "BenchRow", "bench_fovex", "bench_metrics", "run_benchmark",
-           "format_table", "device_name", "as_dicts", "main"]
+           "format_table", "device_name", "main"]
 
 #: FovEx at the published settings (the library's defaults, listed for the table).
 PAPER_SETTINGS = dict(scanpath_length=10, steps=20, lr=0.1, sigma=0.15, blur_kernel_size=41, blur_sigma=10.0,
                       forgetting=0.1, heatmap_sigma=0.15, restarts=True)
-#: --quick: the same algorithm with 2 fixations of 2 steps (4 passes per image instead of 200).
-QUICK_SETTINGS = {**PAPER_SETTINGS, "scanpath_length": 2, "steps": 2}
+#: --quick: the same algorithm with the "quick" preset's 2 fixations of 2 steps (4 passes per
+#: image instead of 200; :data:`fovex_lib.registry.PRESETS`).
+QUICK_SETTINGS = {**PAPER_SETTINGS, **PRESETS["quick"]["fovex"]}
 MODELS = ("resnet50", "vit_b_16", "efficientnet_lite0")
 
 
@@ -164,8 +167,8 @@ def run_benchmark(models=MODELS, device: str = "cpu", images: int | None = None,
     autocast_dtype = check_autocast_dtype(dtype if dtype is not None else ("bf16" if cuda else None))
     channels_last = cuda if channels_last is None else channels_last
     for name, value in [("images", images), ("batch_size", batch_size), ("loop_images", loop_images)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+        check_count(value, name)
+    check_seed(seed)
     label = "paper (L=10, 20 steps)" if not quick else f"quick (L={settings['scanpath_length']}, {settings['steps']} steps)"
     rows, metric_times = [], {}
     log = log or (lambda *a, **k: None)
@@ -205,11 +208,6 @@ def format_table(rows: list[BenchRow], metric_times: dict[str, dict] | None = No
             for metric, t in times.items():
                 lines.append(f"  {model:20s} {metric:24s} {t:.3g}")
     return "\n".join(lines)
-
-
-def as_dicts(rows: list[BenchRow]) -> list[dict]:
-    """The rows as plain dicts (with the speed-up), e.g. to save as JSON."""
-    return [{**asdict(r), "speedup": r.speedup} for r in rows]
 
 
 def main(argv=None) -> int:

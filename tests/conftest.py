@@ -2,12 +2,30 @@
 import contextlib
 import resource
 import signal
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from fovex_lib.gaze.download import data_root
+
 torch.set_num_threads(2)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    """The folder holding the offline OSIE data: $FOVEX_DATA (CI: ../shared/data), else
+    ../shared/data beside the repository (fovex_lib.gaze.download.data_root).
+
+    Missing data fail the calling test, never skip it: the tests on real data must run in CI.
+    """
+    try:
+        return data_root(contains="osie/eye/fixations.mat", fallbacks=[REPO.parent / "shared" / "data"],
+                         bases=[REPO])
+    except FileNotFoundError as err:
+        pytest.fail(f"{err} (CI sets FOVEX_DATA=../shared/data.)")
 
 
 class RegionSharpnessModel(nn.Module):

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fovex_lib.baselines import (FAST_SETTINGS, METHODS, applicable_methods, default_target_layers,
-                                 make_explainer, method_names)
+from fovex_lib.baselines import default_target_layers
+from fovex_lib.registry import METHODS, PRESETS, applicable_methods, list_methods, make_explainer
 from fovex_lib.baselines.rise import rise_masks
 from fovex_lib.models.zoo import load_model
 from fovex_lib.datasets.synthetic import load_split
@@ -335,13 +335,10 @@ TINY = {"fovex": {"scanpath_length": 2, "steps": 3}, "rise": {"n_masks": 60, "ba
 def test_batched_equals_one_at_a_time(model_name, synthetic_images, small_cnn, small_vit):
     model = small_cnn if model_name == "synthetic_cnn" else small_vit
     names = applicable_methods(model)
-    assert set(names) == set(method_names()) - ({"gae", "cls_embedding"} if model_name == "synthetic_cnn" else set())
+    assert set(names) == set(list_methods()) - ({"gae", "cls_embedding"} if model_name == "synthetic_cnn" else set())
     targets = [1, 4, 2]
     for name in names:
-        kwargs = dict(TINY.get(name, {}))
-        if name in ("fovex", "rise", "random_cam"):
-            kwargs["seed"] = 5
-        explainer = make_explainer(name, model, **kwargs)
+        explainer = make_explainer(name, model, **TINY.get(name, {}), seed=5)
         batched = explainer(synthetic_images, target=targets)
         assert batched.saliency.shape == (3, 1, 64, 64), name
         assert batched.saliency.min() >= 0 and batched.saliency.max() <= 1, name
@@ -355,11 +352,11 @@ def test_batched_equals_one_at_a_time(model_name, synthetic_images, small_cnn, s
 # ---------------------------------------------------------------- registry and errors
 
 def test_registry_describes_every_method():
-    assert method_names() == ["fovex", "gradcam", "gradcam++", "random_cam", "rise", "meaningful_perturbation",
+    assert list_methods() == ["fovex", "gradcam", "gradcam++", "random_cam", "rise", "meaningful_perturbation",
                               "gae", "cls_embedding"]
     for info in METHODS.values():
         assert info.display_name and info.paper and info.applies_to
-    assert set(FAST_SETTINGS) <= set(METHODS)
+    assert all(set(table) <= set(METHODS) for table in PRESETS.values())
 
 
 @pytest.mark.parametrize("name", ["gae", "cls_embedding"])

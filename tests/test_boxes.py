@@ -1,7 +1,4 @@
 """Box annotations and their mapping onto load_image's resize + centre crop."""
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -10,15 +7,7 @@ from fovex_lib.datasets.boxes import (BOX_SETS, boxes_to_mask, clip_boxes, load_
                              osie_directory)
 from fovex_lib.datasets.images import SAMPLE_IMAGES, image_to_tensor, resize_image
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _data_dir():
-    """FOVEX_DATA, else ../shared/data next to the repository; None when OSIE is not there."""
-    for candidate in (os.environ.get("FOVEX_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "osie" / "stimuli").is_dir():
-            return Path(candidate)
-    return None
+from conftest import shared_data
 
 
 def test_boxes_to_mask_integer_box_covers_exact_pixels():
@@ -99,22 +88,18 @@ def test_annotated_class_is_what_efficientnet_predicts():
     from fovex_lib import load_model
 
     model = load_model("efficientnet_lite0")
-    sets = [load_box_images("bundled")]
-    data_dir = _data_dir()
-    if data_dir is not None:
-        sets.append(load_box_images("osie", data_dir=data_dir))
+    sets = [load_box_images("bundled"), load_box_images("osie", data_dir=shared_data())]  # no OSIE: fails
     for s in sets:
         with torch.no_grad():
             predicted = model(s.images).argmax(1)
         assert predicted.tolist() == s.labels.tolist()
         assert s.masks.shape == (len(s.ids), 1, 224, 224) and s.masks.flatten(1).any(1).all()
-    if data_dir is None:
-        pytest.skip("OSIE not found (set FOVEX_DATA); checked the bundled photos only")
 
 
 def test_osie_directory_errors(monkeypatch, tmp_path):
     monkeypatch.delenv("FOVEX_DATA", raising=False)
-    with pytest.raises(ValueError, match="FOVEX_DATA"):
+    monkeypatch.setattr("fovex_lib.gaze.download.DEFAULT_ROOT", tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match="FOVEX_DATA.*not set"):
         osie_directory()
     with pytest.raises(FileNotFoundError, match="osie/stimuli"):
         osie_directory(tmp_path)
@@ -130,5 +115,7 @@ def test_load_box_images_selection_errors():
         load_box_images("bundled", images=["not_there"])
     with pytest.raises(ValueError, match="limit"):
         load_box_images("bundled", limit=0)
+    with pytest.raises(TypeError, match="limit must be an int >= 1 or None"):
+        load_box_images("bundled", limit=2.0)
     two = load_box_images("bundled", limit=2)
     assert two.images.shape == (2, 3, 224, 224) and two.ids == ["bundled/coffee", "bundled/chelsea"]

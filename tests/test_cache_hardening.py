@@ -12,8 +12,7 @@ from fovex_lib.gaze.evaluate import evaluate_methods
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.metrics.evaluate import evaluate_method
 
-from conftest import file_size_limit, tiny_cnn
-from test_gaze_data import shared_data
+from conftest import file_size_limit, shared_data, tiny_cnn
 
 
 # --------------------------------------------------------------------------- item 3: keys from real settings

@@ -185,10 +185,11 @@ def test_not_found_is_not_retried_and_limits_are_checked(tmp_path, server):
     with pytest.raises(DownloadError, match=r"missing\.bin.*HTTP Error 404.*after 1 try"):
         download_file(server.url + "missing.bin", tmp_path / "m.bin", None, allow_unverified=True,
                       progress=False, timeout=2.0, retries=3, backoff=5.0)   # a retry would wait 5 s
-    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"retries": -1}, {"retries": 1.5},
-                {"backoff": -1}):
+    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"retries": -1}, {"backoff": -1}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             download_file(server.url + "x", tmp_path / "x", None, allow_unverified=True, **bad)
+    with pytest.raises(TypeError, match="retries must be an int >= 0"):  # not a whole number: a type error
+        download_file(server.url + "x", tmp_path / "x", None, allow_unverified=True, retries=1.5)
 
 
 # --------------------------------------------------------------------------- item 9

@@ -3,7 +3,6 @@ archive in the official layout, and the checksummed atomic downloads (file:// UR
 fake openers, no network)."""
 import hashlib
 import io
-import os
 import zipfile
 from pathlib import Path
 
@@ -19,17 +18,7 @@ from fovex_lib.gaze.download import ChecksumError, download_file, extract_zip, p
 from fovex_lib.gaze.mit1003 import download_mit1003, load_mit1003
 from fovex_lib.gaze.osie import download_osie, load_osie
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    """$FOVEX_DATA (CI: ../shared/data), else <repo>/../shared/data. Missing data fail the test."""
-    root = Path(os.environ.get("FOVEX_DATA") or REPO.parent / "shared" / "data")
-    if not root.is_absolute():
-        root = (REPO / root) if (REPO / root).exists() else root.resolve()
-    assert (root / "osie" / "eye" / "fixations.mat").is_file(), (
-        f"OSIE not found under {root}; set FOVEX_DATA to the folder holding osie/ (CI: ../shared/data).")
-    return root
+from conftest import shared_data
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +136,25 @@ def test_osie_unreadable_and_absent(tmp_path, monkeypatch):
     monkeypatch.setenv("FOVEX_DATA", str(tmp_path / "elsewhere"))
     assert dl.data_root() == tmp_path / "elsewhere"
     assert osie.osie_dir() == tmp_path / "elsewhere" / "osie"
+
+
+def test_data_root_finds_the_folder_that_holds_the_data(tmp_path, monkeypatch):
+    """One lookup for every caller: root, else $FOVEX_DATA, then fallbacks, then the default cache."""
+    monkeypatch.setattr(dl, "DEFAULT_ROOT", tmp_path / "cache")
+    monkeypatch.delenv("FOVEX_DATA", raising=False)
+    here, there = tmp_path / "here", tmp_path / "there"
+    (there / "osie" / "stimuli").mkdir(parents=True)
+    assert dl.data_root() == tmp_path / "cache"  # no check asked: where downloads go
+    assert dl.data_root(contains="osie/stimuli", fallbacks=[here, there]) == there
+    monkeypatch.setenv("FOVEX_DATA", str(here))  # $FOVEX_DATA first, but it lacks the data: next one
+    assert dl.data_root(contains="osie/stimuli", fallbacks=[there]) == there
+    with pytest.raises(FileNotFoundError, match=r"osie/stimuli.*here.*data_dir= or the environment variable"):
+        dl.data_root(here, contains="osie/stimuli", fallbacks=[there], argument="data_dir")  # explicit: no search
+    (tmp_path / "cache").mkdir()
+    monkeypatch.chdir(tmp_path / "cache")
+    assert dl.data_root("there", contains="osie/stimuli", bases=[tmp_path]) == tmp_path / "there"  # relative
+    with pytest.raises(TypeError, match="root must be a path"):
+        dl.data_root(3)
 
 
 # --------------------------------------------------------------------------- MIT1003 (fabricated)

@@ -15,7 +15,7 @@ from fovex_lib.gaze.records import GazeRecord
 from fovex_lib.gaze.reference_maps import centre_bias_map, fixation_density, inter_observer_maps
 from fovex_lib.datasets.images import load_image
 
-from test_gaze_data import shared_data
+from conftest import shared_data
 
 
 def _record(fixations, observer, size=(30, 40)):

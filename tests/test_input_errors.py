@@ -9,9 +9,8 @@ import torch
 from torch import nn
 
 from conftest import tiny_cnn
-from fovex_lib import FovEx
+from fovex_lib import FovEx, make_explainer
 from fovex_lib.method.attribution import attribution_map
-from fovex_lib.baselines import make_explainer
 from fovex_lib.method.fixations import loss_landscape, random_draws
 from fovex_lib.method.foveation import gaussian_blur
 
@@ -166,3 +165,41 @@ def test_seeds_outside_the_generator_range_are_refused(seed):
 def test_the_largest_seed_works():
     assert random_draws(2**63 - 1, 1, 2).shape == (1, 2, 2)
     assert FovEx(tiny_cnn(), seed=2**63 - 1).seed == 2**63 - 1
+
+
+# ----------------------------------------------------------------- one positive-int check, one seed check
+
+@pytest.mark.parametrize("call, name", [
+    (lambda v: FovEx(tiny_cnn(), steps=v), "steps"),
+    (lambda v: make_explainer("rise", tiny_cnn(), n_masks=v), "n_masks"),
+    (lambda v: make_explainer("meaningful_perturbation", tiny_cnn(), iterations=v), "iterations"),
+    (lambda v: __import__("fovex_lib.metrics", fromlist=["deletion"]).deletion(
+        tiny_cnn(), torch.rand(1, 3, 16, 16, dtype=torch.float64), torch.rand(1, 1, 16, 16, dtype=torch.float64),
+        0, batch_size=v), "batch_size"),
+    (lambda v: __import__("fovex_lib.datasets.synthetic", fromlist=["make_dataset"]).make_dataset(v, seed=0), "n"),
+    (lambda v: __import__("fovex_lib.tools.stats", fromlist=["bootstrap_ci"]).bootstrap_ci([1.0, 2.0], n_boot=v),
+     "n_boot"),
+])
+def test_every_count_is_checked_the_same_way(call, name):
+    """Not an int: TypeError; an int below the minimum: ValueError; both name the argument."""
+    with pytest.raises(TypeError, match=rf"{name} must be an int >= \d+, got 2.5 \(float\)"):
+        call(2.5)
+    with pytest.raises(TypeError, match=rf"{name} must be an int"):
+        call(True)
+    with pytest.raises(ValueError, match=rf"{name} must be at least \d+, got -3"):
+        call(-3)
+
+
+def test_every_seed_is_checked_the_same_way():
+    from fovex_lib.datasets.synthetic import make_dataset
+    from fovex_lib.gaze.saliency_metrics import auc_judd
+    from fovex_lib.tools.stats import bootstrap_ci
+
+    maps, masks = torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    masks[0, 0, 2, 3] = True
+    for call in (lambda s: make_dataset(2, seed=s), lambda s: bootstrap_ci([1.0, 2.0], seed=s),
+                 lambda s: auc_judd(maps, masks, ties="jitter", seed=s)):
+        with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*63\)"):
+            call(-1)
+        with pytest.raises(TypeError, match=r"seed must be an int in \[0, 2\*\*63\)"):
+            call(1.5)

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_seed  # an int in [0, 2**63); re-exported for the baselines
 from ..method.explainer import Explanation
 
-__all__ = ["TokenExplanation", "frozen_parameters", "check_seed", "check_int"]
+__all__ = ["TokenExplanation", "frozen_parameters"]
 
 
 @dataclass
@@ -38,10 +37,3 @@ def frozen_parameters(model: nn.Module):
         for p in params:
             p.requires_grad_(True)
 
-
-def check_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__}).")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}.")
-    return value

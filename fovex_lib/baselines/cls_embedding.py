@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_seed
 from ..method.explainer import Explainer
 from ._common import TokenExplanation, frozen_parameters
 from .vit_utils import record_attention, require_cls_vit, token_grid, tokens_to_saliency
@@ -49,12 +50,15 @@ class ClassEmbeddingProjection(Explainer):
     Args:
         model: a timm ``VisionTransformer`` with a class token, or a model wrapping one.
         double_softmax: reproduce the authors' softmax + cross-entropy (default True).
+        seed: accepted so that every explainer takes the same arguments, and ignored: the
+            method draws no random numbers (it is checked like every seed, an int in [0, 2**63)).
     """
 
     name = "Class-embedding projection"
 
-    def __init__(self, model: nn.Module, double_softmax: bool = True):
+    def __init__(self, model: nn.Module, double_softmax: bool = True, seed: int = 0):
         super().__init__(model)
+        check_seed(seed)  # checked, then ignored (not kept: it would enter cache keys)
         self.vit = require_cls_vit(model, "class-embedding projection (cls_embedding)")
         self.double_softmax = bool(double_softmax)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import check_seed
 from ..method.explainer import Explainer
 from ._common import TokenExplanation, frozen_parameters
 from .vit_utils import record_attention, require_cls_vit, token_grid, tokens_to_saliency
@@ -36,12 +37,15 @@ class GAE(Explainer):
     Args:
         model: a timm ``VisionTransformer`` with a class token, or a model wrapping one
             (e.g. ``load_model("synthetic_vit")``, ``load_model("vit_b_16")``).
+        seed: accepted so that every explainer takes the same arguments, and ignored: GAE
+            draws no random numbers (it is checked like every seed, an int in [0, 2**63)).
     """
 
     name = "GAE"
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, seed: int = 0):
         super().__init__(model)
+        check_seed(seed)  # checked, then ignored (not kept: it would enter cache keys)
         self.vit = require_cls_vit(model, "GAE")
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> TokenExplanation:

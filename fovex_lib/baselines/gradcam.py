@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .._checks import check_seed
 from ..method.explainer import Explainer, Explanation
 from ._common import frozen_parameters
 from .target_layers import default_target_layers
@@ -37,14 +38,18 @@ class CAMExplainer(Explainer):
             (:func:`~fovex_lib.baselines.target_layers.default_target_layers`).
         reshape_transform: turns a target layer's output into (B, K, h, w) maps (needed
             for token outputs); default: automatic with the target layers.
+        seed: accepted so that every explainer takes the same arguments; Grad-CAM and
+            Grad-CAM++ draw no random numbers and ignore it (it is checked like every seed,
+            an int in [0, 2**63)). :class:`~fovex_lib.baselines.random_cam.RandomCAM` uses it.
     """
 
     name = "CAM"
     cam_class = None  # a pytorch_grad_cam class, set by subclasses
 
     def __init__(self, model: nn.Module, target_layers: Sequence[nn.Module] | None = None,
-                 reshape_transform: Callable | None = None):
+                 reshape_transform: Callable | None = None, seed: int = 0):
         super().__init__(model)
+        check_seed(seed)  # checked, then ignored here (not kept: it would enter cache keys); RandomCAM keeps it
         if target_layers is None:
             layers, auto_reshape = default_target_layers(model)
             self.target_layers = layers

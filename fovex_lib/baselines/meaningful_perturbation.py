@@ -35,10 +35,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._checks import check_positive
+from .._checks import check_count, check_positive, check_seed
 from ..method.explainer import Explainer, Explanation
 from ..method.foveation import gaussian_blur
-from ._common import check_int, frozen_parameters
+from ._common import frozen_parameters
 
 __all__ = ["MeaningfulPerturbation", "tv_norm"]
 
@@ -65,23 +65,28 @@ class MeaningfulPerturbation(Explainer):
             is reduced to the largest odd size the image allows when left at None
             (41 for images >= 42 pixels).
         progress: show a progress bar over iterations.
+        seed: accepted so that every explainer takes the same arguments, and ignored: the
+            optimisation starts from a mask of ones and draws no random numbers (it is
+            checked like every seed, an int in [0, 2**63)).
     """
 
     name = "Meaningful Perturbation"
 
     def __init__(self, model: nn.Module, iterations: int = 500, lr: float = 0.1, l1_coeff: float = 0.01,
                  tv_coeff: float = 0.2, tv_beta: float = 3.0, mask_size: int | None = None,
-                 blur_kernel_size: int | None = None, blur_sigma: float = 10.0, progress: bool = False):
+                 blur_kernel_size: int | None = None, blur_sigma: float = 10.0, progress: bool = False,
+                 seed: int = 0):
         super().__init__(model)
-        self.iterations = check_int(iterations, "iterations")
+        self.iterations = check_count(iterations, "iterations")
         self.lr = check_positive(lr, "lr")
         self.l1_coeff = float(l1_coeff) if l1_coeff == 0 else check_positive(l1_coeff, "l1_coeff")
         self.tv_coeff = float(tv_coeff) if tv_coeff == 0 else check_positive(tv_coeff, "tv_coeff")
         self.tv_beta = check_positive(tv_beta, "tv_beta")
-        self.mask_size = None if mask_size is None else check_int(mask_size, "mask_size", 2)
+        self.mask_size = None if mask_size is None else check_count(mask_size, "mask_size", 2)
         self.blur_kernel_size = blur_kernel_size
         self.blur_sigma = check_positive(blur_sigma, "blur_sigma")
         self.progress = progress
+        check_seed(seed)  # checked, then ignored (not kept: it would enter cache keys)
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> Explanation:
         batch, _, height, width = images.shape

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from torch import nn
 
-from ._common import check_seed
+from .._checks import check_seed
 from .gradcam import CAMExplainer
 
 __all__ = ["RandomCAM"]

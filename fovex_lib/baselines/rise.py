@@ -35,10 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._checks import check_fraction
+from .._checks import check_count, check_fraction, check_seed
 from ..method.attribution import normalise_maps
 from ..method.explainer import Explainer, Explanation
-from ._common import check_int, check_seed
 
 __all__ = ["RISE", "rise_masks"]
 
@@ -85,12 +84,12 @@ class RISE(Explainer):
     def __init__(self, model: nn.Module, n_masks: int = 4000, grid_size: int = 7, p: float = 0.5,
                  batch_size: int = 100, fill=0.0, seed: int = 0, progress: bool = False):
         super().__init__(model)
-        self.n_masks = check_int(n_masks, "n_masks")
-        self.grid_size = check_int(grid_size, "grid_size")
+        self.n_masks = check_count(n_masks, "n_masks")
+        self.grid_size = check_count(grid_size, "grid_size")
         self.p = check_fraction(p, "p")
         if self.p == 0.0:
             raise ValueError("p must be > 0 (with p = 0 every mask hides the whole image).")
-        self.batch_size = check_int(batch_size, "batch_size")
+        self.batch_size = check_count(batch_size, "batch_size")
         fill_t = torch.as_tensor(fill, dtype=torch.float32).flatten()
         if fill_t.numel() not in (1, 3) or not torch.all((fill_t >= 0) & (fill_t <= 1)):
             raise ValueError(f"fill must be a number or 3 numbers in [0, 1], got {fill!r}.")

@@ -58,7 +58,7 @@ def require_cls_vit(model: nn.Module, method: str):
             f"{method} explains Vision Transformers through their attention and applies only to "
             f"timm VisionTransformer models (e.g. 'synthetic_vit', 'vit_b_16'); got "
             f"{type(model).__name__} without one. Use 'gradcam', 'rise' or 'meaningful_perturbation' "
-            "for CNNs (fovex_lib.baselines.applicable_methods(model) lists what applies).")
+            "for CNNs (fovex_lib.applicable_methods(model) lists what applies).")
     if getattr(vit, "cls_token", None) is None or getattr(vit, "global_pool", "token") != "token":
         raise ValueError(
             f"{method} reads the relevance of the class token: it needs a ViT with a class token "

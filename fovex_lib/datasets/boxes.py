@@ -14,7 +14,7 @@ carries a note on how they were made. Sets:
 * ``"bundled"``: the photos of :data:`fovex_lib.datasets.images.SAMPLE_IMAGES`.
 * ``"osie"``: images of the OSIE data set (Xu et al. 2014), read where they lie:
   ``<data_dir>/osie/stimuli/NNNN.jpg`` with ``data_dir`` an argument or the environment
-  variable ``FOVEX_DATA``.
+  variable ``FOVEX_DATA`` (found by :func:`fovex_lib.gaze.download.data_root`).
 
 :func:`map_boxes` sends boxes through :func:`fovex_lib.datasets.images.load_image`'s documented
 resize (shorter side to ``size``, antialiased bilinear) and centre crop, so they fit the
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from .._checks import check_count
 
 __all__ = ["BoxAnnotation", "BOX_SETS", "load_annotations", "map_boxes", "boxes_to_mask", "clip_boxes",
            "osie_directory", "load_box_images", "BoxImages"]
@@ -157,17 +159,15 @@ def boxes_to_mask(boxes, size: tuple[int, int]) -> torch.Tensor:
 
 
 def osie_directory(data_dir: str | os.PathLike | None = None) -> Path:
-    """The OSIE stimuli folder: ``<data_dir>/osie/stimuli``; ``data_dir`` defaults to ``$FOVEX_DATA``."""
-    if data_dir is None:
-        data_dir = os.environ.get("FOVEX_DATA")
-        if not data_dir:
-            raise ValueError("no data directory: pass data_dir=... (the folder that contains osie/) or set the "
-                             "environment variable FOVEX_DATA, e.g. FOVEX_DATA=../shared/data.")
-    path = Path(data_dir) / "osie" / "stimuli"
-    if not path.is_dir():
-        raise FileNotFoundError(f"OSIE stimuli not found at {path}; data_dir (or FOVEX_DATA) must point at the "
-                                "folder that contains osie/stimuli/*.jpg.")
-    return path
+    """The OSIE stimuli folder ``<data_dir>/osie/stimuli``.
+
+    ``data_dir`` is found by :func:`fovex_lib.gaze.download.data_root` (default
+    ``$FOVEX_DATA``, else ``~/.cache/fovex_lib/data``); a ``FileNotFoundError`` says
+    where it looked and how to point at the data.
+    """
+    from ..gaze.download import data_root
+
+    return data_root(data_dir, contains="osie/stimuli", argument="data_dir") / "osie" / "stimuli"
 
 
 @dataclass
@@ -214,9 +214,7 @@ def load_box_images(name: str, size: int = 224, data_dir: str | os.PathLike | No
         if missing:
             raise ValueError(f"no {name} annotations for {missing}; annotated: {sorted(known)}.")
         annotations = [a for a in annotations if a.image in set(images)]
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be an int >= 1 or None, got {limit!r}.")
+    if check_count(limit, "limit", allow_none=True) is not None:
         annotations = annotations[:limit]
     folder = osie_directory(data_dir) if name == "osie" else None
     tensors, mapped = [], []

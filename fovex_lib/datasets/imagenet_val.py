@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from .._checks import check_count
 from .boxes import BoxAnnotation, BoxImages, boxes_to_mask, clip_boxes, map_boxes
 
 __all__ = ["imagenet_synsets", "read_box_xml", "load_imagenet_val"]
@@ -116,10 +117,8 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
         if not folder.is_dir():
             raise FileNotFoundError(f"ImageNet validation {what} folder not found: {folder}. ImageNet is not "
                                     "downloaded automatically (its terms need registration at image-net.org).")
-    for name, value, low in (("start", start, 0), ("limit", limit, 1)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-            raise ValueError(f"{name} must be an int >= {low}" + (" or None" if name == "limit" else "") +
-                             f", got {value!r}.")
+    check_count(start, "start", low=0, allow_none=True)
+    check_count(limit, "limit", allow_none=True)
     files = _image_files(images_dir)
     names = sorted(n for n in files if (boxes_dir / f"{n}.xml").is_file())
     if not names:

@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .._checks import check_count
+
 #: Default ``max_pixels`` of :func:`load_image`: files announcing more pixels are refused unread.
 MAX_PIXELS = 100_000_000
 #: Default ``max_aspect`` of :func:`load_image`: long side / short side above this is refused unread.
@@ -180,8 +182,7 @@ def _scaled_shape(height: int, width: int, size: int | None, crop: bool) -> tupl
     """The (height, width) :func:`resize_image` scales an image to before cutting the centre."""
     if size is None:
         return height, width
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int or None, got {size!r}.")
+    check_count(size, "size", allow_none=True)
     if not crop:
         return size, size
     scale = size / min(height, width)

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_count, check_seed
+
 __all__ = ["CLASS_NAMES", "SPLIT_SEEDS", "SyntheticDataset", "make_dataset", "load_split", "train_seed",
            "shape_masks"]
 
@@ -301,12 +303,9 @@ def make_dataset(n: int, seed: int, size: int = 64, chunk: int = 1024) -> Synthe
     Returns:
         A :class:`SyntheticDataset` (images, labels, masks, boxes, colors).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}.")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 48:
-        raise ValueError(f"size must be an int >= 48, got {size!r}.")
+    check_count(n, "n")
+    check_seed(seed)
+    check_count(size, "size", low=48)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     width = sum(_FIELDS.values())
     draws = torch.rand(n, width, generator=generator)

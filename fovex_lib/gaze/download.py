@@ -48,9 +48,12 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
+
+from .._checks import check_count
 
 __all__ = ["ENV_VAR", "ChecksumError", "DownloadError", "data_root", "parse_checksum", "file_digest",
            "download_file", "extract_zip", "DEFAULT_TIMEOUT", "DEFAULT_RETRIES", "DEFAULT_BACKOFF",
@@ -77,19 +80,59 @@ class _ShortBody(OSError):
     """The server sent fewer (or more) bytes than its Content-Length announced."""
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder that holds the data sets: ``root``, else ``$FOVEX_DATA``, else the default cache.
+def data_root(root: str | os.PathLike | None = None, *, contains: str | None = None,
+              fallbacks: Sequence[str | os.PathLike] = (), bases: Sequence[str | os.PathLike] = (),
+              argument: str = "root") -> Path:
+    """The folder that holds the data sets (one sub-folder per set: ``osie/``, ``mit1003/``).
 
-    Relative paths are taken relative to the current working directory.
+    The one place that decides where data live: the loaders, the chapters and the tests
+    all ask it.
+
+    Without ``contains`` nothing is checked: ``root`` if given, else ``$FOVEX_DATA`` if
+    set, else ``~/.cache/fovex_lib/data`` (where downloads go). Relative paths are taken
+    relative to the current working directory.
+
+    With ``contains`` (a path inside the folder, e.g. ``"osie/stimuli"``) the first
+    candidate that holds it is returned. The candidates: ``root`` alone when it is given
+    (an explicit folder is never second-guessed); otherwise ``$FOVEX_DATA``, then
+    ``fallbacks``, then ``~/.cache/fovex_lib/data``. A relative candidate is tried in the
+    current working directory, then under each of ``bases``.
+
+    Args:
+        root: an explicit folder, or None.
+        contains: what the folder must hold; None: no check (see above).
+        fallbacks: further folders to try after ``$FOVEX_DATA``, e.g. ``../shared/data``
+            beside a clone of the repository.
+        bases: folders against which relative candidates are tried too (e.g. the
+            repository root for a chapter running in ``book/chapters``).
+        argument: the caller's name for ``root``, used in the error message.
+
+    Raises:
+        TypeError: ``root`` is not a path.
+        FileNotFoundError: no candidate holds ``contains``; the message lists every folder
+            tried and how to point at the data.
     """
-    if root is not None:
-        if not isinstance(root, (str, os.PathLike)):
-            raise TypeError(f"root must be a path (str or os.PathLike), got {type(root).__name__}.")
-        return Path(root).expanduser()
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"{argument} must be a path (str or os.PathLike) or None, got {type(root).__name__}.")
     env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return DEFAULT_ROOT
+    if contains is None:
+        if root is not None:
+            return Path(root).expanduser()
+        return Path(env).expanduser() if env else DEFAULT_ROOT
+    candidates = [root] if root is not None else [*([env] if env else []), *fallbacks, DEFAULT_ROOT]
+    tried: list[Path] = []
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        for folder in [path] if path.is_absolute() else [Path.cwd() / path, *(Path(b) / path for b in bases)]:
+            if folder not in tried:
+                tried.append(folder)
+            if (folder / contains).exists():
+                return folder
+    where = f"the folder given as {argument}" if root is not None else f"${ENV_VAR} ({env or 'not set'})"
+    raise FileNotFoundError(
+        f"no data folder holding {contains} found: looked in {', '.join(str(t) for t in tried)} "
+        f"({where}). Point {argument}= or the environment variable {ENV_VAR} at the folder that "
+        f"holds {contains.split('/')[0]}/ (e.g. {ENV_VAR}=../shared/data beside a clone of the repository).")
 
 
 def parse_checksum(checksum: str) -> tuple[str, str]:
@@ -218,8 +261,7 @@ def download_file(url: str, dest: str | os.PathLike, checksum: str | None, *,
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}.")
     if not _is_seconds(backoff, allow_zero=True):
         raise ValueError(f"backoff must be a finite number of seconds >= 0, got {backoff!r}.")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be an integer >= 0, got {retries!r}.")
+    check_count(retries, "retries", low=0)
     dest = Path(dest)
     if dest.is_file() and expected is not None and file_digest(dest, algorithm) == expected:
         return file_digest(dest, "sha256")
@@ -273,8 +315,7 @@ def extract_zip(archive_path: str | os.PathLike, dest_dir: str | os.PathLike, *,
         ValueError: the archive is unreadable, damaged or incomplete (every extracted member
             is checked against its CRC), unsafe, too large, or lacks one of ``folders``.
     """
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-        raise ValueError(f"max_bytes must be an integer >= 0, got {max_bytes!r}.")
+    check_count(max_bytes, "max_bytes", low=0)
     archive_path, dest_dir = Path(archive_path), Path(dest_dir)
     try:
         archive = zipfile.ZipFile(archive_path)

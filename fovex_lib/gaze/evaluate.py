@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_count
 from ..metrics._common import renamed_arguments
 from ..tools.cache import cached_map, explainer_settings, result_key, select_shard
 from .reference_maps import centre_bias_map, inter_observer_maps
@@ -172,8 +173,7 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
     """
     if not isinstance(explainers, dict) or not explainers:
         raise ValueError("explainers must be a non-empty dict {method name: explainer}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    check_count(batch_size, "batch_size")
     if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
         raise TypeError(f"target must be None (predicted class) or an int class index, got {target!r}.")
     from ..method.explainer import model_device

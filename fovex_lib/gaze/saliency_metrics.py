@@ -56,6 +56,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_seed
+
 __all__ = ["prepare_maps", "check_fixation_masks", "nss", "auc_judd", "judd_roc_curve", "TIES", "CONSTANT_RTOL",
            "JITTER"]
 
@@ -153,7 +155,7 @@ def _check_ties(ties: str) -> str:
 
 def _jittered(flat: torch.Tensor, seed: int) -> torch.Tensor:
     """The benchmark's tie breaking: ``S + U[0, JITTER)`` from a seeded CPU generator (same noise on any device)."""
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(check_seed(seed))
     noise = torch.rand(flat.shape, generator=generator, dtype=torch.float64)
     return flat + JITTER * noise.to(flat.device)
 

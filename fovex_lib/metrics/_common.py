@@ -10,7 +10,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_images, check_logits, resolve_targets
+from .._checks import check_count, check_images, check_logits, resolve_targets
 from ..method.explainer import eval_mode, model_device
 
 __all__ = ["check_maps", "target_probabilities", "prepare", "is_constant", "renamed_arguments"]
@@ -102,9 +102,7 @@ def _wide(logits: torch.Tensor) -> torch.Tensor:
 
 
 def check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
-    return batch_size
+    return check_count(batch_size, "batch_size")  # TypeError if not an int, ValueError if < 1
 
 
 def prepare(model: torch.nn.Module, images: torch.Tensor, targets, batch_size: int):

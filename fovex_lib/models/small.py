@@ -4,8 +4,8 @@
   with global max pooling; its last conv block is ``net.features[-1]`` (8x8 maps)
   for Grad-CAM-style baselines.
 * ``synthetic_vit`` - :func:`small_vit`, timm's ``VisionTransformer`` with 8x8
-  patches on 64x64 images (64 patch tokens + a class token), so attention-based
-  baselines (raw attention, rollout) apply.
+  patches on 64x64 images (64 patch tokens + a class token), so the attention-based
+  baselines (GAE, the class-embedding projection) apply.
 
 Both take 64x64 RGB images in [0, 1] (the :class:`~fovex_lib.models.zoo.ImageClassifier`
 wrapper normalises with mean = std = 0.5) and return logits over the six

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_count
 from .results import RESULTS_VERSION, atomic_write_bytes
 
 __all__ = ["ResultCache", "ShardTable", "canonical_key", "key_digest", "explainer_settings", "IGNORED_SETTINGS",
@@ -504,8 +505,7 @@ def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: 
         is stored as soon as it is computed, so an interrupted run resumes with the missing
         items only.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    check_count(batch_size, "batch_size")
     if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))):
         raise TypeError(f"cache must be None or have get(key) and put(key, value) methods, got {type(cache).__name__}.")
     selected = select_shard(items, shard)

@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D
 
 from ..method.foveation import to_pixels
 
-__all__ = ["to_numpy_image", "show_image", "show_map", "draw_scanpath", "explanation_figure",
+__all__ = ["to_numpy_image", "show_image", "show_map", "draw_scanpath",
            "mark_fixations", "draw_box", "map_grid", "landscape_extent", "show_landscape",
            "draw_search", "plot_losses"]
 
@@ -94,18 +94,6 @@ def draw_scanpath(scanpath: torch.Tensor, size: tuple[int, int], ax, color: str 
         for i, (r, c) in enumerate(zip(rows, cols), start=1):
             ax.text(c, r, str(i), color=color, ha="center", va="center", fontsize=8, weight="bold", zorder=4)
     return ax
-
-
-def explanation_figure(image: torch.Tensor, saliency: torch.Tensor, scanpath: torch.Tensor | None = None,
-                       title: str = "", figsize=(8, 4)):
-    """Image on the left, map overlay (with the numbered scanpath) on the right."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-    show_image(image, left, "input")
-    show_map(saliency, image, right, title or "attribution")
-    if scanpath is not None:
-        draw_scanpath(scanpath, image.shape[-2:], right)
-    fig.tight_layout()
-    return fig
 
 
 def _as_positions(fixations) -> torch.Tensor:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_count, check_seed
+
 __all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison",
            "per_image_values", "plot_comparison", "format_metric_table"]
 
@@ -56,8 +58,8 @@ def bootstrap_ci(values, level: float = 0.95, n_boot: int = 10000, seed: int = 0
     array = _values(values)
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), e.g. 0.95, got {level!r}.")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 100:
-        raise ValueError(f"n_boot must be an int >= 100, got {n_boot!r}.")
+    check_count(n_boot, "n_boot", low=100)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
     chunk = max(1, 2_000_000 // array.size)  # bounded memory for large n
