@@ -1,24 +1,21 @@
 """Box annotations and their mapping onto load_image's resize + centre crop."""
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from fovex_lib.datasets.boxes import (BOX_SETS, boxes_to_mask, clip_boxes, load_annotations, load_box_images, map_boxes,
-                             osie_directory)
+from fovex_lib.datasets.boxes import (
+    BOX_SETS,
+    boxes_to_mask,
+    clip_boxes,
+    load_annotations,
+    load_box_images,
+    map_boxes,
+    osie_directory,
+)
 from fovex_lib.datasets.images import SAMPLE_IMAGES, image_to_tensor, resize_image
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _data_dir():
-    """FOVEX_DATA, else ../shared/data next to the repository; None when OSIE is not there."""
-    for candidate in (os.environ.get("FOVEX_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "osie" / "stimuli").is_dir():
-            return Path(candidate)
-    return None
+from conftest import shared_data
 
 
 def test_boxes_to_mask_integer_box_covers_exact_pixels():
@@ -95,21 +92,18 @@ def test_annotation_files_are_consistent(name):
         assert map_boxes(a.boxes, (a.height, a.width), 224)  # something of the object is in the crop
 
 
+@pytest.mark.slow
 def test_annotated_class_is_what_efficientnet_predicts():
     from fovex_lib import load_model
 
     model = load_model("efficientnet_lite0")
-    sets = [load_box_images("bundled")]
-    data_dir = _data_dir()
-    if data_dir is not None:
-        sets.append(load_box_images("osie", data_dir=data_dir))
+    # OSIE must be there (as for the gaze tests): a missing data folder fails, never skips
+    sets = [load_box_images("bundled"), load_box_images("osie", data_dir=shared_data())]
     for s in sets:
         with torch.no_grad():
             predicted = model(s.images).argmax(1)
         assert predicted.tolist() == s.labels.tolist()
         assert s.masks.shape == (len(s.ids), 1, 224, 224) and s.masks.flatten(1).any(1).all()
-    if data_dir is None:
-        pytest.skip("OSIE not found (set FOVEX_DATA); checked the bundled photos only")
 
 
 def test_osie_directory_errors(monkeypatch, tmp_path):

@@ -13,7 +13,7 @@ from fovex_lib.gaze.osie import load_osie
 from fovex_lib.metrics.evaluate import evaluate_method
 
 from conftest import file_size_limit, tiny_cnn
-from test_gaze_data import shared_data
+from conftest import shared_data
 
 
 # --------------------------------------------------------------------------- item 3: keys from real settings

@@ -3,7 +3,6 @@ archive in the official layout, and the checksummed atomic downloads (file:// UR
 fake openers, no network)."""
 import hashlib
 import io
-import os
 import zipfile
 from pathlib import Path
 
@@ -19,17 +18,7 @@ from fovex_lib.gaze.download import ChecksumError, download_file, extract_zip, p
 from fovex_lib.gaze.mit1003 import download_mit1003, load_mit1003
 from fovex_lib.gaze.osie import download_osie, load_osie
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    """$FOVEX_DATA (CI: ../shared/data), else <repo>/../shared/data. Missing data fail the test."""
-    root = Path(os.environ.get("FOVEX_DATA") or REPO.parent / "shared" / "data")
-    if not root.is_absolute():
-        root = (REPO / root) if (REPO / root).exists() else root.resolve()
-    assert (root / "osie" / "eye" / "fixations.mat").is_file(), (
-        f"OSIE not found under {root}; set FOVEX_DATA to the folder holding osie/ (CI: ../shared/data).")
-    return root
+from conftest import shared_data
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +75,7 @@ def test_osie_checksums_match_the_real_files():
     assert hashlib.md5((folder / "eye/fixations.mat").read_bytes()).hexdigest() == "8efdf6fe66f38b6e70f854c7ff45aa70"
 
 
+@pytest.mark.slow
 def test_download_osie_from_a_local_mirror(tmp_path):
     mirror = (shared_data() / "osie").as_uri() + "/"
     target = download_osie(tmp_path, base_url=mirror, progress=False)

@@ -6,6 +6,8 @@
   zoo as ``synthetic_cnn`` / ``synthetic_vit``; weights ship with the package)
 * :mod:`.train_synthetic` - retrains them (``python -m fovex_lib.models.train_synthetic``)
 """
-from .zoo import (ImageClassifier, imagenet_classes, list_models, load_model, load_state_dict_file,  # noqa: F401
-                  register_model)
-from . import small  # noqa: F401,E402  (registers synthetic_cnn / synthetic_vit)
+from . import small  # noqa: F401  (registers synthetic_cnn / synthetic_vit in the zoo)
+from .zoo import ImageClassifier, imagenet_classes, list_models, load_model, load_state_dict_file, register_model
+
+__all__ = ["ImageClassifier", "imagenet_classes", "list_models", "load_model", "load_state_dict_file",
+           "register_model"]
