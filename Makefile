@@ -1,9 +1,16 @@
 # FovEx workbook: set-up, build and test.
-#   make book     build the static site into _build/html (creates .venv first)
-#   make test     unit tests + nbval on the committed chapter notebooks
-#   make execute  re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
-#                 (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
-#   make clean    remove _build
+#   make book       build the static site into _build/html (creates .venv first)
+#   make test       everything: all unit tests (slow ones included) + nbval on the committed
+#                   chapter notebooks
+#   make test-fast  the unit tests not marked @pytest.mark.slow (no notebooks): the quick
+#                   edit-test loop, under 2 minutes
+#   make lint       ruff check (settings in pyproject.toml; book/ruff.toml for the chapters)
+#   make typecheck  mypy on fovex_lib (settings in pyproject.toml)
+#   make format     ruff format (rewrites files)
+#   make execute    re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
+#                   (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
+#   make clean      remove _build
+# .ci/run runs lint, typecheck and test, in that order.
 
 SHELL := /bin/bash
 
@@ -15,7 +22,7 @@ STAMP  := $(VENV)/.installed
 
 CHAPTERS ?= $(sort $(wildcard book/chapters/*.md book/appendix/*.md))
 
-.PHONY: venv book test execute clean
+.PHONY: venv book test test-fast lint typecheck format execute clean
 
 define STRIP_TIMINGS
 import sys, nbformat
@@ -58,6 +65,20 @@ test: venv
 	  echo "(no notebooks in book: nbval step skipped)"; \
 	fi; \
 	exit $$status
+
+# The edit-test loop: unit tests without the slow end-to-end ones (-m "not slow").
+test-fast: venv
+	$(VBIN)/python -m pytest tests -q -p no:cacheprovider -m "not slow"
+
+# `ruff format --check .` joins this target once the tree has been formatted (make format).
+lint: venv
+	$(VBIN)/ruff check .
+
+typecheck: venv
+	$(VBIN)/mypy
+
+format: venv
+	$(VBIN)/ruff format .
 
 # Re-execute each MyST chapter into its paired notebook: jupytext writes the
 # notebook from the .md (fresh, no stale outputs), nbconvert executes it in place.

@@ -19,12 +19,12 @@ The package is laid out by layer:
 The names most people need are importable from here: ``from fovex_lib import FovEx,
 load_model, load_image, make_explainer``.
 """
+from .datasets.images import SAMPLE_IMAGES, load_image, sample_image_names
 from .method.attribution import attribution_map, normalise_maps
 from .method.explainer import Explainer, Explanation
 from .method.fixations import Scanpath, loss_landscape, optimise_fixation, optimise_scanpath
 from .method.foveation import foveate, gaussian_blob, gaussian_blur, to_normalised, to_pixels
 from .method.fovex import FovEx, FovExOutput
-from .datasets.images import SAMPLE_IMAGES, load_image, sample_image_names
 from .method.memory import foveate_with_memory, update_memory
 from .models import ImageClassifier, imagenet_classes, list_models, load_model  # also registers the small models
 from .registry import applicable_methods, list_methods, make_explainer

@@ -29,8 +29,16 @@ import os
 import shlex
 import sys
 
-from .tools.runner import RunInterrupted, format_parameters, list_chapters, load_chapter, parse_grid, read_parameters, \
-    resolve_chapter, run_chapter
+from .tools.runner import (
+    RunInterrupted,
+    format_parameters,
+    list_chapters,
+    load_chapter,
+    parse_grid,
+    read_parameters,
+    resolve_chapter,
+    run_chapter,
+)
 
 
 def _timeout(text: str) -> float:
@@ -46,7 +54,8 @@ def _timeout(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fovex_lib", description="Run FovEx workbook chapters as batch jobs.")
+    parser = argparse.ArgumentParser(prog="python -m fovex_lib",
+                                     description="Run FovEx workbook chapters as batch jobs.")
     sub = parser.add_subparsers(dest="command", required=True)
     book_help = "the book's folder (default: ./book, i.e. run from the repository's root)"
     listing = sub.add_parser("list", help="list the book's chapters")
@@ -127,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(results) - len(failed)} of {len(results)} run(s) succeeded.")
     for r in results:
         outputs = ", ".join(str(p) for p in (r.notebook, r.html) if p is not None and p.exists())
-        print(f"  {'ok    ' if r.ok else 'FAILED'} {r.seconds:7.1f} s  {outputs}" + (f"\n         {r.error}" if r.error else ""))
+        print(f"  {'ok    ' if r.ok else 'FAILED'} {r.seconds:7.1f} s  {outputs}"
+              + (f"\n         {r.error}" if r.error else ""))
     return 1 if failed else 0
 
 

@@ -31,8 +31,8 @@ import torch
 
 from . import metrics as _metrics
 from ._checks import check_count, check_seed
-from .method.precision import check_autocast_dtype, with_precision
 from .method.fovex import FovEx
+from .method.precision import check_autocast_dtype, with_precision
 from .models.zoo import load_model
 from .registry import PRESETS
 
@@ -169,7 +169,8 @@ def run_benchmark(models=MODELS, device: str = "cpu", images: int | None = None,
     for name, value in [("images", images), ("batch_size", batch_size), ("loop_images", loop_images)]:
         check_count(value, name)
     check_seed(seed)
-    label = "paper (L=10, 20 steps)" if not quick else f"quick (L={settings['scanpath_length']}, {settings['steps']} steps)"
+    label = ("paper (L=10, 20 steps)" if not quick
+             else f"quick (L={settings['scanpath_length']}, {settings['steps']} steps)")
     rows, metric_times = [], {}
     log = log or (lambda *a, **k: None)
     for name in models:

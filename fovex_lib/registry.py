@@ -44,8 +44,16 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .baselines import (GAE, RISE, ClassEmbeddingProjection, GradCAM, GradCAMPlusPlus, MeaningfulPerturbation,
-                        RandomCAM, architecture)
+from .baselines import (
+    GAE,
+    RISE,
+    ClassEmbeddingProjection,
+    GradCAM,
+    GradCAMPlusPlus,
+    MeaningfulPerturbation,
+    RandomCAM,
+    architecture,
+)
 from .baselines.vit_utils import find_vit
 from .method.explainer import Explainer
 from .method.fovex import FovEx

@@ -3,8 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import tiny_cnn
 from fovex_lib import FovEx, foveate, gaussian_blob
+
+from conftest import tiny_cnn
 
 
 @pytest.fixture

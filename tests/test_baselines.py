@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fovex_lib.baselines import default_target_layers
-from fovex_lib.registry import METHODS, PRESETS, applicable_methods, list_methods, make_explainer
 from fovex_lib.baselines.rise import rise_masks
-from fovex_lib.models.zoo import load_model
 from fovex_lib.datasets.synthetic import load_split
+from fovex_lib.models.zoo import load_model
+from fovex_lib.registry import METHODS, PRESETS, applicable_methods, list_methods, make_explainer
 
 torch.set_num_threads(2)
 
@@ -277,7 +277,6 @@ def test_gae_matches_reference_loop(small_vit, synthetic_images):
 @pytest.mark.parametrize("double_softmax", [True, False])
 def test_cls_embedding_matches_finite_differences(small_vit, synthetic_images, double_softmax):
     """d l_b / d A_b[h, cls, j] by central differences in float64, one entry at a time."""
-    vit = small_vit.net
     x = synthetic_images[1:2]
     out = make_explainer("cls_embedding", small_vit, double_softmax=double_softmax)(x)
     target = int(out.targets[0])
@@ -297,7 +296,7 @@ def test_cls_embedding_matches_finite_differences(small_vit, synthetic_images, d
             cls_row = attn[0, :, 0, :].clone()  # (H, N): the class token's attention
 
             def loss(row):
-                branch = blk.attn.proj((row[:, None, :] @ v).reshape(1, dim))  # class-token branch output
+                branch = blk.attn.proj((row[:, None, :] @ v).reshape(1, dim))  # noqa: B023 (called in this pass)
                 scores = vit64.head(vit64.norm(branch))
                 if double_softmax:
                     scores = scores.softmax(-1)
@@ -346,7 +345,7 @@ def test_batched_equals_one_at_a_time(model_name, synthetic_images, small_cnn, s
         for i in range(3):
             single = explainer(synthetic_images[i:i + 1], target=targets[i])
             torch.testing.assert_close(single.saliency, batched.saliency[i:i + 1], atol=1e-4, rtol=1e-4,
-                                       msg=lambda m: f"{name}, image {i}: {m}")
+                                       msg=lambda m: f"{name}, image {i}: {m}")  # noqa: B023
 
 
 # ---------------------------------------------------------------- registry and errors

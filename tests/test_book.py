@@ -29,7 +29,8 @@ def test_notebook_matches_its_myst_source(source):
 def test_toc_lists_every_chapter():
     toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
     for source in SOURCES:
-        assert f"file: {source.relative_to(REPO).with_suffix('').as_posix()}" in toc, f"{source.name} is not in _toc.yml"
+        entry = f"file: {source.relative_to(REPO).with_suffix('').as_posix()}"
+        assert entry in toc, f"{source.name} is not in _toc.yml"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])

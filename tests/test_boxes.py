@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.datasets.boxes import (BOX_SETS, boxes_to_mask, clip_boxes, load_annotations, load_box_images, map_boxes,
-                             osie_directory)
+from fovex_lib.datasets.boxes import (
+    BOX_SETS,
+    boxes_to_mask,
+    clip_boxes,
+    load_annotations,
+    load_box_images,
+    map_boxes,
+    osie_directory,
+)
 from fovex_lib.datasets.images import SAMPLE_IMAGES, image_to_tensor, resize_image
 
 from conftest import shared_data
@@ -84,6 +91,7 @@ def test_annotation_files_are_consistent(name):
         assert map_boxes(a.boxes, (a.height, a.width), 224)  # something of the object is in the crop
 
 
+@pytest.mark.slow
 def test_annotated_class_is_what_efficientnet_predicts():
     from fovex_lib import load_model
 

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.tools.cache import (ResultCache, cached_map, canonical_key, key_digest, merge_tables, parse_shard,
-                             select_shard, shard_from_env)
+from fovex_lib.tools.cache import (
+    ResultCache,
+    cached_map,
+    canonical_key,
+    key_digest,
+    merge_tables,
+    parse_shard,
+    select_shard,
+    shard_from_env,
+)
 
 
 def test_round_trip_keeps_values_and_types(tmp_path):

@@ -5,12 +5,19 @@ import pytest
 import torch
 
 from fovex_lib import FovEx
-from fovex_lib.tools.cache import (ResultCache, ShardTable, cached_map, explainer_settings, format_shard, merge_tables,
-                             shard_from_env)
-from fovex_lib.method.explainer import Explanation
 from fovex_lib.gaze.evaluate import evaluate_methods
 from fovex_lib.gaze.osie import load_osie
+from fovex_lib.method.explainer import Explanation
 from fovex_lib.metrics.evaluate import evaluate_method
+from fovex_lib.tools.cache import (
+    ResultCache,
+    ShardTable,
+    cached_map,
+    explainer_settings,
+    format_shard,
+    merge_tables,
+    shard_from_env,
+)
 
 from conftest import file_size_limit, shared_data, tiny_cnn
 

@@ -90,8 +90,7 @@ def _mit_zips():
         rgb = np.full((20, 30, 3), 120, dtype=np.uint8)
         fix = np.zeros((20, 30), dtype=np.uint8)
         fix[5, 7] = 255
-        for name, array, archive, path in (("a", rgb, s, "ALLSTIMULI/a.jpeg"),
-                                           ("a", fix, m, "ALLFIXATIONMAPS/a_fixPts.jpg")):
+        for array, archive, path in ((rgb, s, "ALLSTIMULI/a.jpeg"), (fix, m, "ALLFIXATIONMAPS/a_fixPts.jpg")):
             buffer = io.BytesIO()
             Image.fromarray(array).save(buffer, format="JPEG", quality=100)
             archive.writestr(path, buffer.getvalue())

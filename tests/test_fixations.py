@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from conftest import RegionSharpnessModel, tiny_cnn
 from fovex_lib import FovEx, gaussian_blur, optimise_fixation, to_pixels
+
+from conftest import RegionSharpnessModel, tiny_cnn
 
 BOX = (8, 8, 24, 24)  # top-left quadrant of a 64x64 image
 
@@ -31,6 +32,7 @@ def test_fixation_lands_where_sharpness_lowers_the_loss():
     assert (search.positions[0, 0] == 0).all()  # every search starts at the centre
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("restarts", [True, False])
 def test_scanpath_attribution_points_at_the_region(restarts):
     model = RegionSharpnessModel(BOX).double()
@@ -43,6 +45,7 @@ def test_scanpath_attribution_points_at_the_region(restarts):
     assert _inside(peak_px, BOX, margin=2).all(), peak_px
 
 
+@pytest.mark.slow
 def test_batch_equals_one_at_a_time(noise_images):
     model = tiny_cnn()
     explainer = FovEx(model, scanpath_length=3, steps=6, blur_kernel_size=21, blur_sigma=5.0, seed=7)
@@ -54,6 +57,7 @@ def test_batch_equals_one_at_a_time(noise_images):
         torch.testing.assert_close(alone.saliency[0], batched.saliency[i])
 
 
+@pytest.mark.slow
 def test_same_seed_same_scanpath_different_seed_different(noise_images):
     model = tiny_cnn()
 
@@ -83,6 +87,7 @@ def test_model_mode_is_restored(noise_images):
     assert model.training
 
 
+@pytest.mark.slow
 def test_fixations_stay_inside_the_image(noise_images):
     out = FovEx(tiny_cnn(), scanpath_length=3, steps=10, lr=0.5, blur_kernel_size=21, seed=0)(noise_images)
     assert out.search.positions.abs().max() <= 1.0

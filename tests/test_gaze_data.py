@@ -75,6 +75,7 @@ def test_osie_checksums_match_the_real_files():
     assert hashlib.md5((folder / "eye/fixations.mat").read_bytes()).hexdigest() == "8efdf6fe66f38b6e70f854c7ff45aa70"
 
 
+@pytest.mark.slow
 def test_download_osie_from_a_local_mirror(tmp_path):
     mirror = (shared_data() / "osie").as_uri() + "/"
     target = download_osie(tmp_path, base_url=mirror, progress=False)

@@ -6,14 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from fovex_lib.method.explainer import Explanation
-from fovex_lib.gaze.evaluate import (METRIC_SETTINGS, crop_box, crop_geometry, evaluate_methods, evaluate_references,
-                                     fraction_in_crop, map_to_stimulus, scanpath_to_stimulus, select_shard,
-                                     summarise_gaze)
+from fovex_lib.datasets.images import load_image
+from fovex_lib.gaze.evaluate import (
+    METRIC_SETTINGS,
+    crop_box,
+    crop_geometry,
+    evaluate_methods,
+    evaluate_references,
+    fraction_in_crop,
+    map_to_stimulus,
+    scanpath_to_stimulus,
+    select_shard,
+    summarise_gaze,
+)
 from fovex_lib.gaze.osie import load_osie
 from fovex_lib.gaze.records import GazeRecord
 from fovex_lib.gaze.reference_maps import centre_bias_map, fixation_density, inter_observer_maps
-from fovex_lib.datasets.images import load_image
+from fovex_lib.method.explainer import Explanation
 
 from conftest import shared_data
 

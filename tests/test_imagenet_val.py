@@ -10,7 +10,8 @@ from fovex_lib.datasets.imagenet_val import imagenet_synsets, load_imagenet_val,
 XML = """<annotation><folder>val</folder><filename>{name}</filename>
 <size><width>{w}</width><height>{h}</height><depth>3</depth></size>
 {objects}</annotation>"""
-OBJ = "<object><name>{synset}</name><bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax></bndbox></object>"
+OBJ = ("<object><name>{synset}</name>"
+       "<bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax></bndbox></object>")
 
 
 def _write(images, boxes, n, synset, size, objs, subfolder=None):

@@ -42,6 +42,7 @@ def picture(mode: str, height: int, width: int, seed: int) -> Image.Image:
 SHAPES = [(1, 1), (1, 300), (300, 1), (2, 300), (37, 53), (120, 80), (97, 350)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA", "P", "I;16"])
 def test_banded_scaling_equals_the_simple_rule_bit_for_bit(mode):
     for i, (height, width) in enumerate(SHAPES):
@@ -79,6 +80,7 @@ PEAK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height, width, limits", [(3000, 4000, {}), (20, 4000, {"max_aspect": None})])
 def test_peak_memory_stays_near_pillows_own_buffer(tmp_path, height, width, limits):
     """Before: the whole image as float64 and float32 (3000 x 4000: about 430 MiB more than

@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import tiny_cnn
 from fovex_lib import FovEx, make_explainer
 from fovex_lib.method.attribution import attribution_map
 from fovex_lib.method.fixations import loss_landscape, random_draws
 from fovex_lib.method.foveation import gaussian_blur
+
+from conftest import tiny_cnn
 
 SMALL = dict(scanpath_length=2, steps=2, blur_kernel_size=9)
 
@@ -23,6 +24,7 @@ def images(dtype=torch.float32, batch=2):
 
 # --- image dtype vs model dtype -------------------------------------------------------
 
+@pytest.mark.slow
 def test_float64_images_for_a_float32_model_are_converted_with_a_note():
     explainer = FovEx(tiny_cnn(dtype=torch.float32), **SMALL)
     with warnings.catch_warnings():

@@ -7,11 +7,26 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import tiny_cnn
-from fovex_lib.metrics import (Curves, DropIncrease, MetricResult, curve_auc, deletion, drop_increase,
-                               energy_pointing_game, evaluate_method, insertion, make_substrate, mask_images,
-                               metric_settings, pixel_ranks, summarise_metrics, trapezoid_auc)
+from fovex_lib.metrics import (
+    Curves,
+    DropIncrease,
+    MetricResult,
+    curve_auc,
+    deletion,
+    drop_increase,
+    energy_pointing_game,
+    evaluate_method,
+    insertion,
+    make_substrate,
+    mask_images,
+    metric_settings,
+    pixel_ranks,
+    summarise_metrics,
+    trapezoid_auc,
+)
 from fovex_lib.models.zoo import ImageClassifier
+
+from conftest import tiny_cnn
 
 EPS = 0.01  # probability floor of the box model
 

@@ -14,6 +14,7 @@ def lite0():
     return load_model("efficientnet_lite0")
 
 
+@pytest.mark.slow
 def test_efficientnet_lite0_offline_predicts_sensibly(lite0):
     assert isinstance(lite0, ImageClassifier) and not lite0.training
     x = torch.cat([load_image("coffee"), load_image("grace_hopper")])
@@ -60,6 +61,7 @@ def test_resnet50_from_a_local_safetensors_file(tmp_path):
         torch.testing.assert_close(loaded(x), random(x))
 
 
+@pytest.mark.slow
 def test_vit_b_16_without_weights_says_how_to_provide_them(monkeypatch):
     import timm
 

@@ -32,7 +32,7 @@ def no_network(monkeypatch, tmp_path):
     return attempts
 
 
-@pytest.mark.parametrize("name, limit", [("resnet10t", 3.0), ("vit_b_16", 20.0)])
+@pytest.mark.parametrize("name, limit", [("resnet10t", 3.0), pytest.param("vit_b_16", 20.0, marks=pytest.mark.slow)])
 def test_offline_hub_fails_fast_with_the_clear_message(no_network, monkeypatch, name, limit):
     """Hub unreachable and nothing cached: the clear error comes at once (it took ~55 s of
     Hugging Face retries before), without a single request. vit_b_16 gets a wider limit only

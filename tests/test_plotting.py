@@ -16,8 +16,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fovex_lib import to_pixels  # noqa: E402
-from fovex_lib.tools.plotting import (draw_box, draw_search, landscape_extent,  # noqa: E402
-                                      map_grid, mark_fixations, plot_losses, show_landscape)
+from fovex_lib.tools.plotting import (  # noqa: E402
+    draw_box,
+    draw_search,
+    landscape_extent,
+    map_grid,
+    mark_fixations,
+    plot_losses,
+    show_landscape,
+)
 from fovex_lib.tools.report import text_table  # noqa: E402
 
 

@@ -15,13 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fovex_lib.datasets.synthetic import load_split
 from fovex_lib.method.foveation import gaussian_blur
 from fovex_lib.method.fovex import FovEx
 from fovex_lib.method.memory import foveate_with_memory
+from fovex_lib.method.precision import ReducedPrecision, check_autocast_dtype, model_precision, with_precision
 from fovex_lib.metrics import deletion, drop_increase, insertion
 from fovex_lib.models.zoo import load_model
-from fovex_lib.method.precision import ReducedPrecision, check_autocast_dtype, model_precision, with_precision
-from fovex_lib.datasets.synthetic import load_split
 
 from conftest import tiny_cnn
 
@@ -57,6 +57,7 @@ def test_autocast_really_runs_the_model_in_bf16(noise_images):
     assert out.saliency.dtype == torch.float32 and out.scanpath.dtype == torch.float32
 
 
+@pytest.mark.slow
 def test_channels_last_gives_the_same_scanpath(noise_images):
     kwargs = dict(scanpath_length=3, steps=4, blur_kernel_size=5, blur_sigma=2.0, seed=3)
     plain = FovEx(tiny_cnn(), **kwargs)(noise_images, 1)
@@ -67,6 +68,7 @@ def test_channels_last_gives_the_same_scanpath(noise_images):
     torch.testing.assert_close(fast.saliency, plain.saliency, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["synthetic_cnn", "synthetic_vit"])
 def test_one_evaluation_is_within_tolerance(name, data):
     model = load_model(name)
@@ -89,6 +91,7 @@ def test_one_evaluation_is_within_tolerance(name, data):
     assert (torch.sign(grad32) == torch.sign(grad16)).float().mean() >= 0.95
 
 
+@pytest.mark.slow
 def test_whole_runs_agree_over_a_data_set(data):
     model = load_model("synthetic_cnn")
     kwargs = dict(scanpath_length=3, steps=6, **SYNTH)
@@ -148,16 +151,19 @@ def test_wrapper_runs_in_bf16_returns_float32_and_names_its_precision():
         ReducedPrecision(model, "int8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["synthetic_cnn", "synthetic_vit"])
 def test_metrics_under_bf16_are_within_tolerance(name, data):
     model = load_model(name)
     images, labels = data.images[:16], data.labels[:16]
-    maps = data.box_masks()[:16].float() * 0.8 + 0.1 * torch.rand(16, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    noise = torch.rand(16, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    maps = data.box_masks()[:16].float() * 0.8 + 0.1 * noise
     fast = ReducedPrecision(model, "bf16")
     results = {}
     for key, net in (("fp32", model), ("bf16", fast)):
         di = drop_increase(net, images, maps, labels)
-        results[key] = (di, deletion(net, images, maps, labels, step=256), insertion(net, images, maps, labels, step=256))
+        results[key] = (di, deletion(net, images, maps, labels, step=256),
+                        insertion(net, images, maps, labels, step=256))
     (di32, del32, ins32), (di16, del16, ins16) = results["fp32"], results["bf16"]
     assert not torch.equal(di32.scores, di16.scores)  # bf16 really ran
     assert (di32.scores - di16.scores).abs().max() <= 0.01

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
-from conftest import tiny_cnn
-from fovex_lib.metrics import (curve_auc, deletion, insertion, make_substrate, model_normalisation,
-                               rise_gaussian_kernel)
-from fovex_lib.models.zoo import ImageClassifier
 from fovex_lib.method.precision import with_precision
+from fovex_lib.metrics import curve_auc, deletion, insertion, make_substrate, model_normalisation, rise_gaussian_kernel
+from fovex_lib.models.zoo import ImageClassifier
+
+from conftest import tiny_cnn
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 H, W = 24, 40  # not square, so rows and columns cannot be confused; HW = 960
@@ -114,7 +114,9 @@ def saliency_maps(kind):
 
 
 @pytest.mark.parametrize("maps_kind", ["continuous", "ties"])
-@pytest.mark.parametrize("step", [96, 100, None])  # 96 divides HW = 960; 100 leaves a last step of 60; None = W
+# 96 divides HW = 960; 100 leaves a last step of 60; None = W (more steps: slow, make test-fast runs 100)
+@pytest.mark.parametrize("step", [pytest.param(96, marks=pytest.mark.slow), 100,
+                                  pytest.param(None, marks=pytest.mark.slow)])
 def test_curves_and_aucs_equal_rise(images, maps_kind, step):
     model = classifier()
     maps = saliency_maps(maps_kind)

@@ -7,8 +7,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fovex_lib.tools.runner import (Parameter, load_chapter, output_stem, parse_grid, parse_value, read_parameters,
-                              resolve_chapter, run_chapter)
+from fovex_lib.tools.runner import (
+    Parameter,
+    load_chapter,
+    output_stem,
+    parse_grid,
+    parse_value,
+    read_parameters,
+    resolve_chapter,
+    run_chapter,
+)
 
 CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"
 
@@ -78,6 +86,7 @@ def test_grid_parsing_and_names():
     assert output_stem(CHAPTER, {"n": 2, "model": "vit/b"}, "1/4") == "runner_chapter__n=2__model=vit_b__shard-1-of-4"
 
 
+@pytest.mark.slow
 def test_grid_runs_every_combination_and_survives_a_failure(tmp_path):
     results = run_chapter(CHAPTER, tmp_path, parameters={"fail_at": "3", "label": "grid"},
                           grid={"n": ["2", "3", "4"]}, raw=True, log=None)
@@ -92,6 +101,7 @@ def test_grid_runs_every_combination_and_survives_a_failure(tmp_path):
     assert "asked to fail" in results[1].html.read_text()
 
 
+@pytest.mark.slow
 def test_existing_outputs_are_not_overwritten(tmp_path):
     first = run_chapter(CHAPTER, tmp_path, parameters={"n": 2, "verbose": True}, log=None)
     assert first[0].ok
@@ -104,6 +114,7 @@ def test_existing_outputs_are_not_overwritten(tmp_path):
     assert again[0].ok and "n=5" in outputs_text(again[0].notebook)
 
 
+@pytest.mark.slow
 def test_command_line_run_with_shard(tmp_path):
     cmd = [sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path), "-p", "n", "4",
            "--shard", "1/2", "--no-html"]
@@ -147,6 +158,7 @@ def test_none_is_accepted_where_the_comment_documents_it():
         parse_value(lr, "None")
 
 
+@pytest.mark.slow
 def test_a_real_chapter_becomes_an_html_report(tmp_path):
     """Chapter 2 of the book, by number, with a changed parameter, from the command line."""
     cmd = [sys.executable, "-m", "fovex_lib", "run", "2", "-o", str(tmp_path), "-p", "forgetting", "0.5"]
@@ -160,6 +172,7 @@ def test_a_real_chapter_becomes_an_html_report(tmp_path):
                    for o in c.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_widget_cells_are_left_out_of_reports_unless_asked(tmp_path):
     kept = run_chapter(CHAPTER, tmp_path / "a", log=None)[0]
     assert kept.ok, kept.error

@@ -15,9 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import file_size_limit
 from fovex_lib.__main__ import main
 from fovex_lib.tools.runner import output_stem, run_chapter
+
+from conftest import file_size_limit
 
 CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"
 
@@ -89,6 +90,7 @@ def run_status(path):
 
 
 # --------------------------------------------------------------------------- item 5: interrupted / failed runs
+@pytest.mark.slow
 def test_sigint_stops_the_grid_and_leaves_only_finished_or_marked_runs(slow_chapter, tmp_path, monkeypatch):
     """Run 1 succeeds, run 2 fails, run 3 is interrupted by SIGINT while its cell sleeps."""
     temp = tmp_path / "tmp"
@@ -122,6 +124,7 @@ def test_sigint_stops_the_grid_and_leaves_only_finished_or_marked_runs(slow_chap
     assert [r.ok for r in stopped.value.results] == [True, False] and stopped.value.exit_code == 130
 
 
+@pytest.mark.slow
 def test_sigterm_on_the_command_line_exits_nonzero_and_cleans_up(slow_chapter, tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -342,6 +345,7 @@ CACHED_CHAPTER = textwrap.dedent('''\
     ''')
 
 
+@pytest.mark.slow
 def test_interrupted_run_then_rerun_with_the_same_cache_gives_the_uninterrupted_table(tmp_path):
     chapter = tmp_path / "cached.md"
     chapter.write_text(CACHED_CHAPTER)

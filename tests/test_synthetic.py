@@ -9,9 +9,8 @@ import torch
 
 import fovex_lib.models.small  # noqa: F401  (registers synthetic_cnn / synthetic_vit)
 from fovex_lib import FovEx, load_model
+from fovex_lib.datasets.synthetic import CLASS_NAMES, SPLIT_SEEDS, load_split, make_dataset, shape_masks, train_seed
 from fovex_lib.models.zoo import ImageClassifier
-from fovex_lib.datasets.synthetic import (CLASS_NAMES, SPLIT_SEEDS, load_split, make_dataset, shape_masks,
-                                 train_seed)
 
 MODELS = ["synthetic_cnn", "synthetic_vit"]
 
@@ -31,6 +30,7 @@ def model(request):
     return load_model(request.param)
 
 
+@pytest.mark.slow
 def test_same_seed_same_data_and_other_seed_differs(data):
     again = make_dataset(128, seed=11)
     for field in ("images", "labels", "masks", "boxes", "colors", "centers", "half_sizes", "vertical"):
@@ -97,6 +97,7 @@ def test_boxes_are_tight_around_masks(data):
         assert 4 <= extent[0] and 13 <= extent[1] <= 22  # 16-22 px across (squares 13-18, bars 4-7 thin)
 
 
+@pytest.mark.slow
 def test_labels_are_balanced():
     labels = make_dataset(3000, seed=4).labels
     counts = torch.bincount(labels, minlength=len(CLASS_NAMES)).float()
@@ -138,6 +139,7 @@ def test_committed_models_load_offline(model):
     assert size < 1_000_000
 
 
+@pytest.mark.slow
 def test_committed_models_score_at_least_95_percent(model, test_batch):
     with torch.no_grad():
         predictions = model(test_batch.images).argmax(1)
@@ -146,6 +148,7 @@ def test_committed_models_score_at_least_95_percent(model, test_batch):
     assert accuracy >= 0.95
 
 
+@pytest.mark.slow
 def test_models_need_the_evidence(model, test_batch):
     # Painting over the deciding object with the image's mean colour leaves the model near
     # chance (1/6; measured: 13% for the CNN, 13.5% for the ViT on these 200 images).
@@ -166,6 +169,7 @@ def test_models_need_the_evidence(model, test_batch):
 MIN_ENERGY_RATIO = {"synthetic_cnn": 5.0, "synthetic_vit": 2.5}
 
 
+@pytest.mark.slow
 def test_fovex_puts_its_mass_on_the_evidence(model):
     data = load_split("test", 16)
     explainer = FovEx(model, scanpath_length=5, steps=10, blur_kernel_size=21, blur_sigma=4.0,

@@ -27,6 +27,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -74,7 +75,9 @@ def load_annotations(name: str) -> tuple[list[BoxAnnotation], dict]:
         data = json.load(fh)
     annotations = []
     for entry in data["images"]:
-        boxes = tuple(tuple(float(v) for v in b) for b in entry["boxes"])
+        # 4 numbers each: checked by _check_boxes below
+        boxes = cast(tuple[tuple[float, float, float, float], ...],
+                     tuple(tuple(float(v) for v in b) for b in entry["boxes"]))
         ann = BoxAnnotation(entry["image"], int(entry["width"]), int(entry["height"]), int(entry["label"]),
                             entry["class_name"], boxes, entry.get("comment", ""))
         _check_boxes(ann.boxes, (ann.height, ann.width), f"{name}/{ann.image}")
@@ -97,8 +100,8 @@ def _check_boxes(boxes, size: tuple[int, int], where: str = "boxes") -> None:
             raise ValueError(f"{where}: box {box!r} is empty (needs x0 < x1 and y0 < y1).")
         if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
             raise ValueError(f"{where}: box {box!r} reaches outside the {width}x{height} image "
-                             f"(x in [0, {width}], y in [0, {height}]); clip it with fovex_lib.datasets.boxes.clip_boxes "
-                             "or fix the coordinates.")
+                             f"(x in [0, {width}], y in [0, {height}]); clip it with "
+                             "fovex_lib.datasets.boxes.clip_boxes or fix the coordinates.")
 
 
 def clip_boxes(boxes, size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
@@ -108,7 +111,7 @@ def clip_boxes(boxes, size: tuple[int, int]) -> list[tuple[float, float, float, 
     for x0, y0, x1, y1 in boxes:
         c = (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height))
         if c[0] < c[2] and c[1] < c[3]:
-            out.append(tuple(float(v) for v in c))
+            out.append((float(c[0]), float(c[1]), float(c[2]), float(c[3])))
     return out
 
 

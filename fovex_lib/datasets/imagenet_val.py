@@ -56,8 +56,9 @@ def read_box_xml(path: str | os.PathLike) -> tuple[tuple[int, int], str, list[tu
     path = Path(path)
     try:
         root = ET.parse(path).getroot()
-        width = int(root.findtext("size/width"))
-        height = int(root.findtext("size/height"))
+        # a missing tag gives None: int(None) raises the TypeError caught below
+        width = int(root.findtext("size/width"))  # type: ignore[arg-type]
+        height = int(root.findtext("size/height"))  # type: ignore[arg-type]
     except (ET.ParseError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: not an ILSVRC box file (Pascal-VOC XML with <size><width>/<height>): "
                          f"{err}") from None
@@ -65,7 +66,8 @@ def read_box_xml(path: str | os.PathLike) -> tuple[tuple[int, int], str, list[tu
     for obj in root.iter("object"):
         synsets.add((obj.findtext("name") or "").strip())
         try:
-            boxes.append(tuple(float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")))
+            boxes.append(tuple(float(obj.findtext(f"bndbox/{k}"))  # type: ignore[arg-type]  # None: TypeError
+                               for k in ("xmin", "ymin", "xmax", "ymax")))
         except (TypeError, ValueError):
             raise ValueError(f"{path}: an <object> without a numeric <bndbox> xmin/ymin/xmax/ymax.") from None
     if not boxes:
@@ -109,8 +111,8 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
         FileNotFoundError: a folder is missing; ValueError: no image has both files, a box
         file is malformed, or it gives another size than its image has.
     """
-    from .images import load_image
     from ..models.zoo import imagenet_classes
+    from .images import load_image
 
     images_dir, boxes_dir = Path(images_dir), Path(boxes_dir)
     for folder, what in ((images_dir, "images (ILSVRC2012_img_val)"), (boxes_dir, "boxes (ILSVRC2012_bbox_val)")):

@@ -44,6 +44,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ class SampleImage:
         module, what = self._loader.split(":")
         mod = __import__(module, fromlist=["_"])
         if what.endswith((".jpg", ".png")):
-            path = Path(mod.__file__).parent / what
+            path = Path(cast(str, mod.__file__)).parent / what
             with Image.open(path) as img:
                 return np.asarray(img.convert("RGB"))
         return np.asarray(getattr(mod, what)())
@@ -236,7 +237,7 @@ def _read_file(path: Path, size: int | None = None, crop: bool = True, max_pixel
     try:
         with warnings.catch_warnings():  # max_pixels replaces Pillow's decompression-bomb warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img: Image.Image = Image.open(path)
         with img:
             _check_header(path, *img.size, max_pixels, max_aspect)
             img.load()

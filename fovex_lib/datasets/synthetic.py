@@ -310,4 +310,5 @@ def make_dataset(n: int, seed: int, size: int = 64, chunk: int = 1024) -> Synthe
     width = sum(_FIELDS.values())
     draws = torch.rand(n, width, generator=generator)
     parts = [_render(draws[i:i + chunk], size) for i in range(0, n, chunk)]
-    return SyntheticDataset(*(torch.cat(p) for p in zip(*parts)), seed=seed)
+    images, labels, masks, boxes, colors, centers, half_sizes, vertical = (torch.cat(p) for p in zip(*parts))
+    return SyntheticDataset(images, labels, masks, boxes, colors, centers, half_sizes, vertical, seed=seed)

@@ -170,7 +170,7 @@ def _content_length(response) -> int | None:
     headers = getattr(response, "headers", None)
     value = headers.get("Content-Length") if headers is not None else None
     try:
-        length = int(value)
+        length = int(value)  # type: ignore[arg-type]  # None (no header) raises TypeError
     except (TypeError, ValueError):
         return None
     return length if length >= 0 else None
@@ -180,9 +180,10 @@ def _worth_retrying(err: BaseException) -> bool:
     """Network trouble that may pass: timeouts, lost/refused connections, DNS hiccups, short bodies, 5xx."""
     if isinstance(err, urllib.error.HTTPError):
         return err.code in (408, 429) or err.code >= 500
+    cause: object = err
     if isinstance(err, urllib.error.URLError):  # urllib wraps connect errors; a missing file:// path is not one
-        err = err.reason if isinstance(err.reason, BaseException) else None
-    return isinstance(err, (TimeoutError, ConnectionError, socket.gaierror, http.client.HTTPException, _ShortBody))
+        cause = err.reason
+    return isinstance(cause, (TimeoutError, ConnectionError, socket.gaierror, http.client.HTTPException, _ShortBody))
 
 
 def _fetch(url: str, dest: Path, opener, algorithm: str, expected: str | None, progress: bool,

@@ -36,8 +36,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .download import (DEFAULT_MAX_EXTRACT_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ChecksumError, data_root,
-                       download_file, extract_zip)
+from .download import (
+    DEFAULT_MAX_EXTRACT_BYTES,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    ChecksumError,
+    data_root,
+    download_file,
+    extract_zip,
+)
 from .records import GazeDataset, GazeRecord
 
 __all__ = ["MIT1003_URL", "MIT1003_ARCHIVES", "load_mit1003", "download_mit1003", "mit1003_dir"]

@@ -104,15 +104,15 @@ def prepare_maps(maps: torch.Tensor, size: tuple[int, int], resize: str | None =
         raise ValueError(f"saliency maps must have shape (B, 1, h, w) or (B, h, w), got {tuple(maps.shape)}.")
     if not torch.isfinite(maps).all():
         raise ValueError("saliency maps contain NaN or infinite values.")
-    size = tuple(int(s) for s in size)
-    if tuple(maps.shape[-2:]) != size:
+    stimulus = tuple(int(s) for s in size)
+    if tuple(maps.shape[-2:]) != stimulus:
         if resize is None:
-            raise ValueError(f"maps are {tuple(maps.shape[-2:])} but the stimulus is {size}; pass "
+            raise ValueError(f"maps are {tuple(maps.shape[-2:])} but the stimulus is {stimulus}; pass "
                              "resize='bilinear' or resize the maps yourself.")
         if resize not in ("bilinear", "bicubic", "nearest"):
             raise ValueError(f"resize must be 'bilinear', 'bicubic', 'nearest' or None, got {resize!r}.")
         kwargs = {} if resize == "nearest" else {"align_corners": False}
-        maps = F.interpolate(maps, size=size, mode=resize, **kwargs)
+        maps = F.interpolate(maps, size=stimulus, mode=resize, **kwargs)
     return maps
 
 

@@ -32,7 +32,7 @@ def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
                        torch.zeros_like(maps))
 
 
-def attribution_map(scanpath: torch.Tensor, size: tuple[int, int], sigma: float = 0.15,
+def attribution_map(scanpath: torch.Tensor, size: tuple[int, int] | torch.Size, sigma: float = 0.15,
                     weights: torch.Tensor | None = None, normalise: bool = True) -> torch.Tensor:
     """Sum of Gaussians at the fixations.
 

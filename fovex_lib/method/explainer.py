@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import (check_finite_logits, check_images, check_logits, images_for_model, model_dtype,
-                      resolve_targets)
+from .._checks import check_finite_logits, check_images, check_logits, images_for_model, model_dtype, resolve_targets
 
 __all__ = ["Explanation", "Explainer", "eval_mode"]
 

@@ -189,6 +189,7 @@ def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: tor
     def stack(name):
         return torch.stack([getattr(s, name) for s in searches], 1)
 
+    assert memory is not None  # scanpath_length >= 1 (checked above)
     return Scanpath(stack("best"), stack("best_loss"), stack("positions"), stack("losses"),
                     stack("restarted"), memory)
 
@@ -212,15 +213,15 @@ def loss_landscape(model: torch.nn.Module, image: torch.Tensor, blurred: torch.T
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1)
     flat = grid.reshape(-1, 2)
     targets = torch.full((flat.shape[0],), int(target), device=image.device, dtype=torch.long)
-    losses = []
+    chunks = []
     for start in range(0, flat.shape[0], batch_size):
         chunk = flat[start:start + batch_size]
         n = chunk.shape[0]
         mem = None if memory is None else memory.expand(n, -1, -1, -1)
         seen = foveate_with_memory(image.expand(n, -1, -1, -1), blurred.expand(n, -1, -1, -1), mem, chunk, sigma)
         logits = check_logits(model(seen), n)
-        losses.append(F.cross_entropy(logits.float(), targets[start:start + n], reduction="none"))
-    losses = torch.cat(losses)
+        chunks.append(F.cross_entropy(logits.float(), targets[start:start + n], reduction="none"))
+    losses = torch.cat(chunks)
     check_finite_logits(torch.isfinite(losses), "on the loss-landscape grid",
                         items="grid point(s), row-major index")
     return grid, losses.view(resolution, resolution)

@@ -33,7 +33,7 @@ def coordinate_grid(height: int, width: int, device=None, dtype=torch.float32):
     return torch.meshgrid(rows, cols, indexing="ij")
 
 
-def gaussian_blob(fixations: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+def gaussian_blob(fixations: torch.Tensor, size: tuple[int, int] | torch.Size, sigma: float) -> torch.Tensor:
     """Gaussian blobs ``exp(-||u - f||^2 / sigma)`` centred on the fixations.
 
     Args:
@@ -96,14 +96,14 @@ def foveate(images: torch.Tensor, fixations: torch.Tensor, sigma: float = 0.15,
     return weight * images + (1 - weight) * blurred
 
 
-def to_pixels(positions: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def to_pixels(positions: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """Normalised (row, col) in [-1, 1] -> pixel (row, col) in [0, H-1] x [0, W-1]."""
     height, width = size
     scale = torch.tensor([height - 1, width - 1], dtype=positions.dtype, device=positions.device)
     return (positions + 1) / 2 * scale
 
 
-def to_normalised(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def to_normalised(pixels: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """Pixel (row, col) -> normalised (row, col); the inverse of :func:`to_pixels`."""
     height, width = size
     scale = torch.tensor([height - 1, width - 1], dtype=pixels.dtype, device=pixels.device)

@@ -22,8 +22,8 @@ Tolerance (tested on CPU in ``tests/test_precision.py`` on the small synthetic m
 documented in appendix B): under bf16 the target's softmax score moves by at most 0.01
 (absolute) on any image and at any point of a deletion / insertion curve, the AUCs by at
 most 0.005, and the average % drop by at most 0.5 points (measured on CPU with RISE's deletion
-fill and insertion blur, 16 test images per small model: 0.0065, 0.0012 and 0.02). channels-last alone changes nothing but the memory layout
-(equal results up to float rounding).
+fill and insertion blur, 16 test images per small model: 0.0065, 0.0012 and 0.02).
+channels-last alone changes nothing but the memory layout (equal results up to float rounding).
 """
 from __future__ import annotations
 

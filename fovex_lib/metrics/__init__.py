@@ -24,12 +24,22 @@ Deletion / insertion follow the RISE reference code; their default substrates ar
 in the model's normalised space, so they need the model's ``mean`` / ``std`` (any
 :class:`~fovex_lib.models.zoo.ImageClassifier` has them).
 """
-from .deletion_insertion import (SUBSTRATES, Curves, curve_auc, deletion, insertion, make_substrate,
-                                 model_normalisation, perturbation_curves, pixel_ranks, rise_gaussian_kernel,
-                                 substrate_name, trapezoid_auc)
+from .deletion_insertion import (
+                                 SUBSTRATES,
+                                 Curves,
+                                 curve_auc,
+                                 deletion,
+                                 insertion,
+                                 make_substrate,
+                                 model_normalisation,
+                                 perturbation_curves,
+                                 pixel_ranks,
+                                 rise_gaussian_kernel,
+                                 substrate_name,
+                                 trapezoid_auc,
+)
 from .drop_increase import DROP_SUBSTRATES, DropIncrease, drop_increase, mask_images
-from .evaluate import (METRIC_DEFAULTS, MethodScores, evaluate_method, metric_settings, score_maps,
-                       summarise_metrics)
+from .evaluate import METRIC_DEFAULTS, MethodScores, evaluate_method, metric_settings, score_maps, summarise_metrics
 from .pointing_game import energy_pointing_game, region_masks
 from .result import MetricResult
 

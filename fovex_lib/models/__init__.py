@@ -6,6 +6,16 @@
   zoo as ``synthetic_cnn`` / ``synthetic_vit``; weights ship with the package)
 * :mod:`.train_synthetic` - retrains them (``python -m fovex_lib.models.train_synthetic``)
 """
-from .zoo import (ImageClassifier, cached_weights, imagenet_classes, list_models, load_model,  # noqa: F401
-                  load_state_dict_file, register_model)
-from . import small  # noqa: F401,E402  (registers synthetic_cnn / synthetic_vit)
+from . import small  # noqa: F401  (registers synthetic_cnn / synthetic_vit in the zoo)
+from .zoo import (
+                  ImageClassifier,
+                  cached_weights,
+                  imagenet_classes,
+                  list_models,
+                  load_model,
+                  load_state_dict_file,
+                  register_model,
+)
+
+__all__ = ["ImageClassifier", "cached_weights", "imagenet_classes", "list_models", "load_model",
+           "load_state_dict_file", "register_model"]

@@ -16,13 +16,14 @@ works offline.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .zoo import ImageClassifier, load_state_dict_file, register_model
 from ..datasets.synthetic import CLASS_NAMES
+from .zoo import ImageClassifier, load_state_dict_file, register_model
 
 __all__ = ["small_cnn", "small_vit", "SMALL_MODELS", "weights_path", "wrap", "MEAN", "STD", "INPUT_SIZE"]
 
@@ -71,8 +72,10 @@ def small_vit(num_classes: int = len(CLASS_NAMES), embed_dim: int = 96, depth: i
 
 
 #: name -> (builder, weights file name)
-SMALL_MODELS = {"synthetic_cnn": (small_cnn, "synthetic_cnn.safetensors"),
-                "synthetic_vit": (small_vit, "synthetic_vit.safetensors")}
+SMALL_MODELS: dict[str, tuple[Callable[[], nn.Module], str]] = {
+    "synthetic_cnn": (small_cnn, "synthetic_cnn.safetensors"),
+    "synthetic_vit": (small_vit, "synthetic_vit.safetensors"),
+}
 
 
 def weights_path(name: str) -> Path:
@@ -95,8 +98,9 @@ def _load(name: str, pretrained: bool, weights) -> ImageClassifier:
             try:
                 state = load_state_dict_file(weights_path(name))
             except FileNotFoundError as err:
-                raise FileNotFoundError(f"{err}. The weights ship with fovex_lib; re-create them with "
-                                        f"`python -m fovex_lib.models.train_synthetic --model {name.split('_')[1]}`.") from err
+                raise FileNotFoundError(
+                    f"{err}. The weights ship with fovex_lib; re-create them with "
+                    f"`python -m fovex_lib.models.train_synthetic --model {name.split('_')[1]}`.") from err
         net.load_state_dict(state)
     return wrap(net, name)
 

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .small import DATA_DIR, SMALL_MODELS, wrap
 from ..datasets.synthetic import load_split, make_dataset, train_seed
+from .small import DATA_DIR, SMALL_MODELS, wrap
 
 __all__ = ["TrainConfig", "CONFIGS", "make_training_set", "train_model", "evaluate", "main"]
 
@@ -95,7 +95,8 @@ def train_model(kind: str, images: torch.Tensor, labels: torch.Tensor, seed: int
     generator = torch.Generator().manual_seed(seed)
     n = images.shape[0]
     steps_per_epoch = max(1, n // config.batch_size)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for param_name, param in model.named_parameters():
         (no_decay if param.ndim <= 1 or "pos_embed" in param_name or "cls_token" in param_name else decay).append(param)
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -140,7 +141,8 @@ def _save(model, path: Path, metadata: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m fovex_lib.models.train_synthetic", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fovex_lib.models.train_synthetic",
+                                     description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--model", choices=["cnn", "vit", "both"], default="both", help="what to train (both)")
     parser.add_argument("--seed", type=int, default=0, help="training data, order and initialisation (0)")
     parser.add_argument("--epochs", type=int, default=None,

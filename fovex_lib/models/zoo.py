@@ -35,6 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ from torch import nn
 __all__ = ["ImageClassifier", "load_model", "list_models", "register_model", "imagenet_classes",
            "load_state_dict_file", "cached_weights", "TIMM_NAMES"]
 
-_MODELS: dict[str, Callable[..., "ImageClassifier"]] = {}
+_MODELS: dict[str, Callable[..., ImageClassifier]] = {}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -67,6 +68,9 @@ class ImageClassifier(nn.Module):
         class_names: list of C class names.
         input_size: (H, W) the network was trained at.
     """
+
+    mean: torch.Tensor  # (1, 3, 1, 1) buffers
+    std: torch.Tensor
 
     def __init__(self, net: nn.Module, mean, std, class_names: list[str], input_size=(224, 224),
                  name: str = ""):
@@ -175,7 +179,7 @@ def _efficientnet_lite0(pretrained: bool = True, weights=None) -> ImageClassifie
                                      f"{dst!r} {tuple(dst_t.shape)}.")
                 mapped[dst] = src_t
             net.load_state_dict(mapped)
-    cfg = net.pretrained_cfg
+    cfg = cast(dict[str, Any], net.pretrained_cfg)
     return ImageClassifier(net, cfg["mean"], cfg["std"], imagenet_classes(), cfg["input_size"][1:],
                            "efficientnet_lite0")
 
@@ -268,8 +272,8 @@ def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageCl
         net = timm.create_model(timm_name, pretrained=False)
         if pretrained:
             net.load_state_dict(load_state_dict_file(weights))
-    cfg = net.pretrained_cfg
-    classes = net.num_classes
+    cfg = cast(dict[str, Any], net.pretrained_cfg)
+    classes = cast(int, net.num_classes)
     names = imagenet_classes() if classes == 1000 else [f"class {i}" for i in range(classes)]
     return ImageClassifier(net, cfg.get("mean", IMAGENET_MEAN), cfg.get("std", IMAGENET_STD), names,
                            cfg.get("input_size", (3, 224, 224))[1:], name)

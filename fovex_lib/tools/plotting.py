@@ -154,7 +154,7 @@ def map_grid(images: torch.Tensor, maps: dict, row_labels, boxes=None, title: st
     for row, label in enumerate(row_labels):
         show_image(images[row], axes[row, 0])
         axes[row, 0].set_ylabel(label, fontsize=fontsize)
-        for col, (name, values) in enumerate(maps.items(), start=1):
+        for col, values in enumerate(maps.values(), start=1):
             show_map(values[row], images[row], axes[row, col])
             if boxes is not None:
                 draw_box(axes[row, col], boxes[row], lw=1.2, ls="--")

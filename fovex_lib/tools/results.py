@@ -104,7 +104,7 @@ def provenance(*, wall_seconds: float, device="cpu", parameters: dict | None = N
         "command": command or os.environ.get("FOVEX_RUN_COMMAND", "interactive"),
         "commit": _git_commit(),
         "results_version": RESULTS_VERSION,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "device": device_description(device),
         "wall_seconds": round(float(wall_seconds), 1),
         "parameters": dict(parameters or {}),

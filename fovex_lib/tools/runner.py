@@ -222,7 +222,7 @@ def read_parameters(notebook) -> dict[str, Parameter]:
         except ValueError:
             raise ValueError(f"parameter {name!r} (line {node.lineno}) has a default that is not a Python literal; "
                              "papermill-able defaults must be literals.") from None
-        line = lines[node.end_lineno - 1]
+        line = lines[(node.end_lineno or node.lineno) - 1]
         tail = line[node.end_col_offset:]
         comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
         params[name] = Parameter(name, default, comment)
@@ -347,7 +347,9 @@ def output_stem(chapter: Path, varying: dict, shard: str | None = None) -> str:
     for name, value in varying.items():
         parts.append(f"{name}={value}")
     if shard is not None:
-        index, count = parse_shard(shard)
+        parsed = parse_shard(shard)
+        assert parsed is not None  # shard is not None
+        index, count = parsed
         parts.append(f"shard-{index}-of-{count}")
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts))
 
@@ -464,7 +466,7 @@ def _stop_on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    stopping = []
+    stopping: list[int] = []
 
     def handler(signum, frame):
         if stopping:
@@ -532,7 +534,7 @@ def _write_outputs(executed: Path, result: RunResult) -> None:
             result.ok = False
             result.error = (result.error + "; " if result.error else "") + f"HTML export failed: {_short(err)}"
     atomic_write_text(result.notebook, nbformat.writes(notebook))
-    if body is not None:
+    if body is not None and result.html is not None:
         atomic_write_text(result.html, body)
 
 
