@@ -70,9 +70,9 @@ test: venv
 test-fast: venv
 	$(VBIN)/python -m pytest tests -q -p no:cacheprovider -m "not slow"
 
-# `ruff format --check .` joins this target once the tree has been formatted (make format).
 lint: venv
 	$(VBIN)/ruff check .
+	$(VBIN)/ruff format --check .
 
 typecheck: venv
 	$(VBIN)/mypy

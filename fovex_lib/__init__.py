@@ -19,6 +19,7 @@ The package is laid out by layer:
 The names most people need are importable from here: ``from fovex_lib import FovEx,
 load_model, load_image, make_explainer``.
 """
+
 from .datasets.images import SAMPLE_IMAGES, load_image, sample_image_names
 from .method.attribution import attribution_map, normalise_maps
 from .method.explainer import Explainer, Explanation
@@ -32,9 +33,31 @@ from .registry import applicable_methods, list_methods, make_explainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "FovEx", "FovExOutput", "Explainer", "Explanation", "load_model", "list_models", "ImageClassifier",
-    "imagenet_classes", "load_image", "sample_image_names", "SAMPLE_IMAGES", "gaussian_blob",
-    "gaussian_blur", "foveate", "to_pixels", "to_normalised", "update_memory", "foveate_with_memory",
-    "optimise_fixation", "optimise_scanpath", "loss_landscape", "Scanpath", "attribution_map", "normalise_maps",
-    "make_explainer", "list_methods", "applicable_methods",
+    "FovEx",
+    "FovExOutput",
+    "Explainer",
+    "Explanation",
+    "load_model",
+    "list_models",
+    "ImageClassifier",
+    "imagenet_classes",
+    "load_image",
+    "sample_image_names",
+    "SAMPLE_IMAGES",
+    "gaussian_blob",
+    "gaussian_blur",
+    "foveate",
+    "to_pixels",
+    "to_normalised",
+    "update_memory",
+    "foveate_with_memory",
+    "optimise_fixation",
+    "optimise_scanpath",
+    "loss_landscape",
+    "Scanpath",
+    "attribution_map",
+    "normalise_maps",
+    "make_explainer",
+    "list_methods",
+    "applicable_methods",
 ]

@@ -21,6 +21,7 @@ or kernel, bad value or ``--timeout``, an output folder that cannot be written, 
 ``--shard`` or shard environment variable), 130 / 143 when SIGINT (Ctrl-C) / SIGTERM
 stopped the run (nothing was written for the run in progress; see :mod:`fovex_lib.tools.runner`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,16 @@ def _timeout(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expects a positive number of seconds per cell, got {text!r} "
-                                         "(leave --timeout out for no limit)")
+        raise argparse.ArgumentTypeError(
+            f"expects a positive number of seconds per cell, got {text!r} (leave --timeout out for no limit)"
+        )
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fovex_lib",
-                                     description="Run FovEx workbook chapters as batch jobs.")
+    parser = argparse.ArgumentParser(
+        prog="python -m fovex_lib", description="Run FovEx workbook chapters as batch jobs."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     book_help = "the book's folder (default: ./book, i.e. run from the repository's root)"
     listing = sub.add_parser("list", help="list the book's chapters")
@@ -67,17 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--book", default=None, metavar="DIR", help=book_help)
     run.add_argument("chapter", help="number (4, A), name (attribution) or path (.md/.ipynb) of the chapter")
     run.add_argument("-o", "--output", required=True, help="output folder for <stem>.ipynb and <stem>.html")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="set a parameter (repeatable); the value is parsed to the default's type")
-    run.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
-                     help="one run per value (repeatable: one run per combination)")
-    run.add_argument("--shard", default=None, metavar="i/n|env",
-                     help="pass shard i/n (0-based) to the chapter's 'shard' parameter; 'env' reads it from "
-                          "torchrun / job-array variables")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable); the value is parsed to the default's type",
+    )
+    run.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="one run per value (repeatable: one run per combination)",
+    )
+    run.add_argument(
+        "--shard",
+        default=None,
+        metavar="i/n|env",
+        help="pass shard i/n (0-based) to the chapter's 'shard' parameter; 'env' reads it from "
+        "torchrun / job-array variables",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     run.add_argument("--no-html", action="store_true", help="write the executed notebook only")
-    run.add_argument("--keep-widgets", action="store_true",
-                     help="also execute the chapter's live-widget cells (left out of reports by default)")
+    run.add_argument(
+        "--keep-widgets",
+        action="store_true",
+        help="also execute the chapter's live-widget cells (left out of reports by default)",
+    )
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's, python3)")
     run.add_argument("--timeout", type=_timeout, default=None, help="seconds allowed per cell (default: no limit)")
     return parser
@@ -90,8 +112,10 @@ def _shard(value: str | None) -> str | None:
         return value
     shard = shard_from_env()
     if shard is None:
-        raise ValueError("--shard env: none of RANK/WORLD_SIZE (torchrun), SLURM_ARRAY_TASK_ID/"
-                         "SLURM_ARRAY_TASK_COUNT or SHARD_INDEX/SHARD_COUNT is set.")
+        raise ValueError(
+            "--shard env: none of RANK/WORLD_SIZE (torchrun), SLURM_ARRAY_TASK_ID/"
+            "SLURM_ARRAY_TASK_COUNT or SHARD_INDEX/SHARD_COUNT is set."
+        )
     if "LOCAL_RANK" in os.environ and "CUDA_VISIBLE_DEVICES" not in os.environ:
         os.environ["CUDA_VISIBLE_DEVICES"] = os.environ["LOCAL_RANK"]  # one GPU per torchrun process
     return shard
@@ -103,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             chapters = list_chapters(args.book)
             if not chapters:
-                raise ValueError(f"no chapters found in {args.book or './book'}: run from the repository's "
-                                 "root or pass --book DIR.")
+                raise ValueError(
+                    f"no chapters found in {args.book or './book'}: run from the repository's root or pass --book DIR."
+                )
             for path in chapters:
                 print(f"{path.stem:32s} {path}")
             return 0
@@ -120,10 +145,20 @@ def main(argv: list[str] | None = None) -> int:
             if name in parameters:
                 raise ValueError(f"-p {name} is given twice.")
             parameters[name] = value
-        results = run_chapter(args.chapter, args.output, parameters=parameters, grid=parse_grid(args.grid),
-                              overwrite=args.overwrite, shard=_shard(args.shard), html=not args.no_html,
-                              kernel_name=args.kernel, timeout=args.timeout, raw=True,
-                              keep_widgets=args.keep_widgets, book_dir=args.book)
+        results = run_chapter(
+            args.chapter,
+            args.output,
+            parameters=parameters,
+            grid=parse_grid(args.grid),
+            overwrite=args.overwrite,
+            shard=_shard(args.shard),
+            html=not args.no_html,
+            kernel_name=args.kernel,
+            timeout=args.timeout,
+            raw=True,
+            keep_widgets=args.keep_widgets,
+            book_dir=args.book,
+        )
     except RunInterrupted as stop:
         print(f"\nstopped: {stop}", file=sys.stderr)
         for r in stop.results:
@@ -136,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(results) - len(failed)} of {len(results)} run(s) succeeded.")
     for r in results:
         outputs = ", ".join(str(p) for p in (r.notebook, r.html) if p is not None and p.exists())
-        print(f"  {'ok    ' if r.ok else 'FAILED'} {r.seconds:7.1f} s  {outputs}"
-              + (f"\n         {r.error}" if r.error else ""))
+        print(
+            f"  {'ok    ' if r.ok else 'FAILED'} {r.seconds:7.1f} s  {outputs}"
+            + (f"\n         {r.error}" if r.error else "")
+        )
     return 1 if failed else 0
 
 

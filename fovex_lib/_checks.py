@@ -5,6 +5,7 @@ wrong, why it matters and how to fix it. Nothing is clipped, resized or
 converted silently; the one conversion, float64 images for a float32 model (or the
 reverse), is announced with a warning (see :func:`images_for_model`).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,7 @@ def check_images(x: torch.Tensor, name: str = "images") -> None:
         )
     if x.dim() != 4 or x.shape[1] != 3:
         hint = " Add a batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
-        raise ValueError(
-            f"{name} must have shape (B, 3, H, W) (a batch of RGB images), got {tuple(x.shape)}.{hint}"
-        )
+        raise ValueError(f"{name} must have shape (B, 3, H, W) (a batch of RGB images), got {tuple(x.shape)}.{hint}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (B = 0); pass at least one image.")
     if not torch.isfinite(x).all():
@@ -74,7 +73,10 @@ def images_for_model(images: torch.Tensor, dtype: torch.dtype | None, name: str 
         warnings.warn(
             f"{name} are {images.dtype} but the model computes in {dtype}; converting the {name} to "
             f"{dtype} (values in [0, 1] change by at most 3e-8). Pass {name} of the model's dtype "
-            f"(e.g. {name}.float() for a float32 model) to avoid this note.", UserWarning, stacklevel=3)
+            f"(e.g. {name}.float() for a float32 model) to avoid this note.",
+            UserWarning,
+            stacklevel=3,
+        )
         return images.to(dtype)
     raise TypeError(
         f"{name} are {images.dtype} but the model's parameters are {dtype}, so the model cannot run "
@@ -117,8 +119,10 @@ def check_weights(weights, length: int | None = None, name: str = "weights") -> 
     """
     if weights is None:
         return None
-    hint = (f"{name} are the alpha_i of the map, one finite number >= 0 per fixation: shape (L,) "
-            "or (B, L), e.g. [1.0] * L (the default, None, weighs every fixation 1).")
+    hint = (
+        f"{name} are the alpha_i of the map, one finite number >= 0 per fixation: shape (L,) "
+        "or (B, L), e.g. [1.0] * L (the default, None, weighs every fixation 1)."
+    )
     if isinstance(weights, (str, bytes)):
         raise TypeError(f"{name} must be numbers, got the string {weights!r}. {hint}")
     try:
@@ -130,20 +134,23 @@ def check_weights(weights, length: int | None = None, name: str = "weights") -> 
     if w.dim() not in (1, 2) or w.shape[-1] == 0:
         raise ValueError(f"{name} must have shape (L,) or (B, L), got {tuple(w.shape)}. {hint}")
     if length is not None and w.shape[-1] != length:
-        raise ValueError(f"{name} has {w.shape[-1]} entries per image but the scanpath has {length} "
-                         f"fixations. {hint}")
+        raise ValueError(f"{name} has {w.shape[-1]} entries per image but the scanpath has {length} fixations. {hint}")
     if not torch.isfinite(w).all():
         bad = int((~torch.isfinite(w)).sum())
-        raise ValueError(f"{name} contain {bad} NaN or infinite value(s); a map weighted by them is "
-                         f"meaningless. {hint}")
+        raise ValueError(
+            f"{name} contain {bad} NaN or infinite value(s); a map weighted by them is meaningless. {hint}"
+        )
     if (w < 0).any():
         raise ValueError(
             f"{name} must be >= 0, got {float(w.min()):.3g}: a negative alpha_i would subtract the "
             "Gaussian at its fixation, so after the min-max normalisation a fixated place would rank "
-            f"below never-fixated ones. {hint}")
+            f"below never-fixated ones. {hint}"
+        )
     if (w.reshape(-1, w.shape[-1]).sum(dim=1) == 0).any():
-        raise ValueError(f"{name} are all zero (for at least one image), which gives an empty map. "
-                         f"Give at least one fixation a positive weight. {hint}")
+        raise ValueError(
+            f"{name} are all zero (for at least one image), which gives an empty map. "
+            f"Give at least one fixation a positive weight. {hint}"
+        )
     return w
 
 
@@ -186,12 +193,13 @@ def check_fraction(value: float, name: str) -> float:
 def check_fixations(f: torch.Tensor, batch: int | None = None, name: str = "fixations") -> None:
     """Fixations are a float tensor (B, 2) in normalised (row, col) coordinates."""
     if not isinstance(f, torch.Tensor) or not f.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor of shape (B, 2), got {type(f).__name__}"
-                        + (f" of dtype {f.dtype}" if isinstance(f, torch.Tensor) else "") + ".")
-    if f.dim() != 2 or f.shape[1] != 2:
-        raise ValueError(
-            f"{name} must have shape (B, 2) holding (row, col) in [-1, 1], got {tuple(f.shape)}."
+        raise TypeError(
+            f"{name} must be a float tensor of shape (B, 2), got {type(f).__name__}"
+            + (f" of dtype {f.dtype}" if isinstance(f, torch.Tensor) else "")
+            + "."
         )
+    if f.dim() != 2 or f.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (B, 2) holding (row, col) in [-1, 1], got {tuple(f.shape)}.")
     if batch is not None and f.shape[0] != batch:
         raise ValueError(f"{name} has {f.shape[0]} rows but the batch has {batch} images.")
 
@@ -239,25 +247,30 @@ def resolve_targets(target, logits: torch.Tensor) -> torch.Tensor:
     and empty sequences are refused with a message saying what to pass instead.
     """
     batch, classes = logits.shape
-    usage = (f"Pass a class index (int) for every image, a sequence of B = {batch} ints (one per image), "
-             "or None to explain the predicted classes.")
+    usage = (
+        f"Pass a class index (int) for every image, a sequence of B = {batch} ints (one per image), "
+        "or None to explain the predicted classes."
+    )
     if target is None:
         return logits.argmax(dim=1)
     if isinstance(target, bool):
         raise TypeError(f"target must be a class index (int), a sequence of B ints or None, got a bool. {usage}")
     if isinstance(target, (str, bytes)) or (
-            isinstance(target, (list, tuple)) and any(isinstance(v, (str, bytes)) for v in target)):
+        isinstance(target, (list, tuple)) and any(isinstance(v, (str, bytes)) for v in target)
+    ):
         raise TypeError(
             f"target must hold class indices, not class names: got {target!r}. {usage} To look a name "
-            "up, use model.class_names.index(name) (models from fovex_lib.load_model carry class_names).")
+            "up, use model.class_names.index(name) (models from fovex_lib.load_model carry class_names)."
+        )
     if isinstance(target, int):
         t = torch.full((batch,), target, dtype=torch.long, device=logits.device)
     else:
         try:
             t = torch.as_tensor(target, device=logits.device)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"target must be an int, a sequence of ints or None, got {target!r} ({err}). "
-                            f"{usage}") from None
+            raise TypeError(
+                f"target must be an int, a sequence of ints or None, got {target!r} ({err}). {usage}"
+            ) from None
         if t.numel() == 0:
             raise ValueError(f"target is empty ({target!r}). {usage}")
         if t.is_floating_point() or t.dtype == torch.bool or t.is_complex():

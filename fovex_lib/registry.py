@@ -37,6 +37,7 @@ Settings: each class's defaults are the published settings (sources in its docst
 :func:`make_explainer`); keyword arguments given to :func:`make_explainer` win over the
 preset's values.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -58,8 +59,17 @@ from .baselines.vit_utils import find_vit
 from .method.explainer import Explainer
 from .method.fovex import FovEx
 
-__all__ = ["METHODS", "MethodInfo", "PRESETS", "make_explainer", "method_settings", "list_methods",
-           "method_names", "list_presets", "applicable_methods"]
+__all__ = [
+    "METHODS",
+    "MethodInfo",
+    "PRESETS",
+    "make_explainer",
+    "method_settings",
+    "list_methods",
+    "method_names",
+    "list_presets",
+    "applicable_methods",
+]
 
 
 @dataclass(frozen=True)
@@ -87,25 +97,64 @@ class MethodInfo:
     seeded: bool
 
 
-METHODS: dict[str, MethodInfo] = {m.name: m for m in [
-    MethodInfo("fovex", "FovEx", "Panda et al., FovEx, arXiv:2408.02123 (2024)", ("any",), ("cnn", "vit"),
-               FovEx, True),
-    MethodInfo("gradcam", "Grad-CAM", "Selvaraju et al., Grad-CAM, ICCV 2017", ("cnn", "vit"), ("cnn",),
-               GradCAM, False),
-    MethodInfo("gradcam++", "Grad-CAM++", "Chattopadhay et al., Grad-CAM++, WACV 2018", ("cnn", "vit"),
-               ("cnn",), GradCAMPlusPlus, False),
-    MethodInfo("random_cam", "Random CAM", "random channel weights (pytorch-grad-cam RandomCAM); "
-               "sanity-check baseline", ("cnn", "vit"), ("cnn", "vit"), RandomCAM, True),
-    MethodInfo("rise", "RISE", "Petsiuk, Das & Saenko, RISE, BMVC 2018", ("any",), ("cnn", "vit"), RISE, True),
-    MethodInfo("meaningful_perturbation", "Meaningful Perturbation",
-               "Fong & Vedaldi, Interpretable explanations of black boxes by meaningful perturbation, ICCV 2017",
-               ("any",), ("cnn", "vit"), MeaningfulPerturbation, False),
-    MethodInfo("gae", "GAE", "Chefer, Gur & Wolf, Generic attention-model explainability, ICCV 2021",
-               ("vit",), ("vit",), GAE, False),
-    MethodInfo("cls_embedding", "Class-embedding projection",
-               "Vilas, Schaumlöffel & Roig, Analyzing vision transformers for image classification in "
-               "class embedding space, NeurIPS 2023", ("vit",), ("vit",), ClassEmbeddingProjection, False),
-]}
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in [
+        MethodInfo(
+            "fovex", "FovEx", "Panda et al., FovEx, arXiv:2408.02123 (2024)", ("any",), ("cnn", "vit"), FovEx, True
+        ),
+        MethodInfo(
+            "gradcam", "Grad-CAM", "Selvaraju et al., Grad-CAM, ICCV 2017", ("cnn", "vit"), ("cnn",), GradCAM, False
+        ),
+        MethodInfo(
+            "gradcam++",
+            "Grad-CAM++",
+            "Chattopadhay et al., Grad-CAM++, WACV 2018",
+            ("cnn", "vit"),
+            ("cnn",),
+            GradCAMPlusPlus,
+            False,
+        ),
+        MethodInfo(
+            "random_cam",
+            "Random CAM",
+            "random channel weights (pytorch-grad-cam RandomCAM); sanity-check baseline",
+            ("cnn", "vit"),
+            ("cnn", "vit"),
+            RandomCAM,
+            True,
+        ),
+        MethodInfo("rise", "RISE", "Petsiuk, Das & Saenko, RISE, BMVC 2018", ("any",), ("cnn", "vit"), RISE, True),
+        MethodInfo(
+            "meaningful_perturbation",
+            "Meaningful Perturbation",
+            "Fong & Vedaldi, Interpretable explanations of black boxes by meaningful perturbation, ICCV 2017",
+            ("any",),
+            ("cnn", "vit"),
+            MeaningfulPerturbation,
+            False,
+        ),
+        MethodInfo(
+            "gae",
+            "GAE",
+            "Chefer, Gur & Wolf, Generic attention-model explainability, ICCV 2021",
+            ("vit",),
+            ("vit",),
+            GAE,
+            False,
+        ),
+        MethodInfo(
+            "cls_embedding",
+            "Class-embedding projection",
+            "Vilas, Schaumlöffel & Roig, Analyzing vision transformers for image classification in "
+            "class embedding space, NeurIPS 2023",
+            ("vit",),
+            ("vit",),
+            ClassEmbeddingProjection,
+            False,
+        ),
+    ]
+}
 
 _FOVEX_SHORT = {"scanpath_length": 5, "steps": 10}  # half the fixations, half the steps: 50 passes, not 200
 
@@ -131,20 +180,33 @@ PRESETS: dict[str, dict[str, dict]] = {
     # RISE masks and Meaningful Perturbation iterations (the "photos" rows of
     # book/data/ch6_metrics.csv; stored before presets existed as fast=True plus
     # natural_fast={"rise": {"n_masks": 100}, "meaningful_perturbation": {"iterations": 20}}).
-    "metrics_photos": {"fovex": dict(_FOVEX_SHORT), "rise": {"n_masks": 100},
-                       "meaningful_perturbation": {"iterations": 20}},
+    "metrics_photos": {
+        "fovex": dict(_FOVEX_SHORT),
+        "rise": {"n_masks": 100},
+        "meaningful_perturbation": {"iterations": 20},
+    },
     # Chapter 7, gaze alignment on OSIE (its stored outputs): RISE with 100 masks in passes of
     # 50 masked images, Meaningful Perturbation with 25 iterations.
-    "gaze": {"fovex": dict(_FOVEX_SHORT), "rise": {"n_masks": 100, "batch_size": 50},
-             "meaningful_perturbation": {"iterations": 25}},
+    "gaze": {
+        "fovex": dict(_FOVEX_SHORT),
+        "rise": {"n_masks": 100, "batch_size": 50},
+        "meaningful_perturbation": {"iterations": 25},
+    },
     # CI-sized smoke runs (maps not meaningful): the benchmark's --quick FovEx (2 fixations x
     # 2 steps, fovex_lib.bench.QUICK_SETTINGS) and tests that only need every method to run.
-    "quick": {"fovex": {"scanpath_length": 2, "steps": 2}, "rise": {"n_masks": 50},
-              "meaningful_perturbation": {"iterations": 10}},
+    "quick": {
+        "fovex": {"scanpath_length": 2, "steps": 2},
+        "rise": {"n_masks": 50},
+        "meaningful_perturbation": {"iterations": 10},
+    },
 }
 
-_KINDS = {"cnn": "CNNs", "vit": "Vision Transformers (timm ViT with a class token)",
-          "other": "neither a CNN nor a timm ViT", "any": "any model"}
+_KINDS = {
+    "cnn": "CNNs",
+    "vit": "Vision Transformers (timm ViT with a class token)",
+    "other": "neither a CNN nor a timm ViT",
+    "any": "any model",
+}
 _CAM_METHODS = ("gradcam", "gradcam++", "random_cam")
 
 
@@ -164,8 +226,7 @@ def list_presets() -> list[str]:
 
 def _method_key(name) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"method name must be a string, got {type(name).__name__}. "
-                        f"Choose one of {list_methods()}.")
+        raise TypeError(f"method name must be a string, got {type(name).__name__}. Choose one of {list_methods()}.")
     key = name.lower()
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {list_methods()} (fovex_lib.list_methods()).")
@@ -176,11 +237,15 @@ def _preset_table(preset) -> dict[str, dict]:
     if preset is None:
         return {}
     if not isinstance(preset, str):
-        raise TypeError(f"preset must be a preset name (str) or None, got {preset!r} ({type(preset).__name__}). "
-                        f"Choose one of {list_presets()}; pass single settings as keyword arguments instead.")
+        raise TypeError(
+            f"preset must be a preset name (str) or None, got {preset!r} ({type(preset).__name__}). "
+            f"Choose one of {list_presets()}; pass single settings as keyword arguments instead."
+        )
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {list_presets()} (fovex_lib.registry.PRESETS), "
-                         "or None for the published settings (the class defaults).")
+        raise ValueError(
+            f"unknown preset {preset!r}; choose one of {list_presets()} (fovex_lib.registry.PRESETS), "
+            "or None for the published settings (the class defaults)."
+        )
     return PRESETS[preset]
 
 
@@ -267,11 +332,13 @@ def make_explainer(name: str, model: nn.Module, preset: str | None = None, **ove
             f"{info.display_name} ({key!r}) applies to {' and '.join(_KINDS[a] for a in info.applies_to)} "
             f"only, but this {type(model).__name__} is {_KINDS[architecture(model)]}"
             + (" (CAM methods need target_layers=... here)" if key in _CAM_METHODS else "")
-            + f". Methods that apply: {applicable_methods(model)}.")
+            + f". Methods that apply: {applicable_methods(model)}."
+        )
     try:
         return info.factory(model, **settings)
     except TypeError as err:
         if "unexpected keyword" in str(err):
-            raise TypeError(f"{info.display_name}: {err}. See the docstring of {info.factory.__name__} for its "
-                            "settings.") from err
+            raise TypeError(
+                f"{info.display_name}: {err}. See the docstring of {info.factory.__name__} for its settings."
+            ) from err
         raise

@@ -1,6 +1,7 @@
 """Shared fixtures and helpers of the test files (tests import helpers from here, never from
 each other): tiny deterministic models whose behaviour is known analytically, the offline
 data folder, a file-size limit."""
+
 import contextlib
 import resource
 import signal
@@ -24,8 +25,7 @@ def shared_data() -> Path:
     Missing data fail the calling test, never skip it: the tests on real data must run in CI.
     """
     try:
-        return data_root(contains="osie/eye/fixations.mat", fallbacks=[REPO.parent / "shared" / "data"],
-                         bases=[REPO])
+        return data_root(contains="osie/eye/fixations.mat", fallbacks=[REPO.parent / "shared" / "data"], bases=[REPO])
     except FileNotFoundError as err:
         pytest.fail(f"{err} (CI sets FOVEX_DATA=../shared/data.)")
 
@@ -47,8 +47,9 @@ class RegionSharpnessModel(nn.Module):
     def forward(self, x):
         top, left, bottom, right = self.box
         region = x[:, :, top:bottom, left:right]
-        energy = (region[..., 1:, :] - region[..., :-1, :]).pow(2).mean((1, 2, 3)) + \
-                 (region[..., :, 1:] - region[..., :, :-1]).pow(2).mean((1, 2, 3))
+        energy = (region[..., 1:, :] - region[..., :-1, :]).pow(2).mean((1, 2, 3)) + (
+            region[..., :, 1:] - region[..., :, :-1]
+        ).pow(2).mean((1, 2, 3))
         score = self.gain * energy
         return torch.stack([score, torch.zeros_like(score), -score], dim=1)
 
@@ -57,9 +58,14 @@ def tiny_cnn(seed=0, dtype=torch.float64, classes=5):
     """A small random conv net (eval mode) for batch/seed tests."""
     gen = torch.Generator().manual_seed(seed)
     net = nn.Sequential(
-        nn.Conv2d(3, 8, 5, stride=2, padding=2), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * 16, classes))
+        nn.Conv2d(3, 8, 5, stride=2, padding=2),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(),
+        nn.Linear(16 * 16, classes),
+    )
     with torch.no_grad():
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
@@ -90,9 +96,11 @@ def file_size_limit(limit):
 #: Move each to a decorator on the test once those files are free, and delete this table.
 SLOW_ELSEWHERE = {
     "test_baselines.py": {"test_batched_equals_one_at_a_time", "test_cls_embedding_matches_finite_differences"},
-    "test_cache_hardening.py": {"test_evaluate_method_cache_misses_when_a_fovex_setting_changes",
-                                "test_gaze_cache_misses_when_a_fovex_setting_changes",
-                                "test_gaze_explainer_without_settings_still_works_with_settings"},
+    "test_cache_hardening.py": {
+        "test_evaluate_method_cache_misses_when_a_fovex_setting_changes",
+        "test_gaze_cache_misses_when_a_fovex_setting_changes",
+        "test_gaze_explainer_without_settings_still_works_with_settings",
+    },
     "test_gaze_evaluate.py": {"test_references_on_real_osie_images", "test_evaluate_methods_cache_and_shards"},
     "test_metrics.py": {"test_evaluate_method_cache_and_shards", "test_batched_curves_equal_naive_loop"},
 }

@@ -37,8 +37,9 @@ def test_weights_against_numpy():
     out = attribution_map(scanpath, (20, 20), sigma=0.2, weights=weights, normalise=False)
     g = np.linspace(-1, 1, 20)
     rr, cc = np.meshgrid(g, g, indexing="ij")
-    ref = (2.0 * np.exp(-((rr + 0.5) ** 2 + (cc + 0.5) ** 2) / 0.2)
-           + 0.5 * np.exp(-((rr - 0.5) ** 2 + (cc - 0.5) ** 2) / 0.2))
+    ref = 2.0 * np.exp(-((rr + 0.5) ** 2 + (cc + 0.5) ** 2) / 0.2) + 0.5 * np.exp(
+        -((rr - 0.5) ** 2 + (cc - 0.5) ** 2) / 0.2
+    )
     np.testing.assert_allclose(out[0, 0].numpy(), ref, rtol=1e-12)
     with pytest.raises(ValueError, match="weights"):
         attribution_map(scanpath, (20, 20), weights=torch.ones(3))

@@ -1,4 +1,5 @@
 """Bad input gets a clear error that says what was wrong and how to fix it."""
+
 import pytest
 import torch
 from torch import nn
@@ -43,12 +44,19 @@ def test_targets_out_of_range(explainer):
         explainer(x, target=torch.tensor([0.5, 1.0]))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(sigma=0), "sigma must be a positive"), (dict(sigma=-0.1), "sigma"),
-    (dict(blur_sigma=0.0), "blur_sigma"), (dict(heatmap_sigma=-1), "heatmap_sigma"),
-    (dict(lr=0), "lr"), (dict(steps=0), "steps must be at least 1"),
-    (dict(scanpath_length=0), "scanpath_length must be at least 1"), (dict(forgetting=1.5), "forgetting"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(sigma=0), "sigma must be a positive"),
+        (dict(sigma=-0.1), "sigma"),
+        (dict(blur_sigma=0.0), "blur_sigma"),
+        (dict(heatmap_sigma=-1), "heatmap_sigma"),
+        (dict(lr=0), "lr"),
+        (dict(steps=0), "steps must be at least 1"),
+        (dict(scanpath_length=0), "scanpath_length must be at least 1"),
+        (dict(forgetting=1.5), "forgetting"),
+    ],
+)
 def test_bad_hyper_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FovEx(tiny_cnn(), **kwargs)

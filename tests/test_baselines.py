@@ -8,6 +8,7 @@
   differences for the class-embedding gradients).
 * Batched == one-at-a-time for every method; clear errors where a method does not apply.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,7 @@ torch.set_num_threads(2)
 
 
 # ---------------------------------------------------------------- helpers / fixtures
+
 
 def _minmax(x):
     flat = x.flatten(1)
@@ -69,8 +71,9 @@ class BoxModel(nn.Module):
         if self.kind == "mean":
             stat = region.mean(dim=(1, 2, 3))
         else:
-            stat = (region[..., 1:, :] - region[..., :-1, :]).pow(2).mean((1, 2, 3)) + \
-                (region[..., :, 1:] - region[..., :, :-1]).pow(2).mean((1, 2, 3))
+            stat = (region[..., 1:, :] - region[..., :-1, :]).pow(2).mean((1, 2, 3)) + (
+                region[..., :, 1:] - region[..., :, :-1]
+            ).pow(2).mean((1, 2, 3))
         score = self.gain * (stat - self.offset) + self.dummy
         return torch.stack([score, torch.zeros_like(score)], dim=1)
 
@@ -102,6 +105,7 @@ def synthetic_images():
 
 # ---------------------------------------------------------------- Grad-CAM family
 
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_gradcam_matches_hand_computed_cam(stride):
     model = GapNet(stride)
@@ -132,7 +136,7 @@ def test_gradcam_plus_plus_matches_closed_form():
         weights = []
         for k in range(acts.shape[0]):  # Chattopadhay et al. eq. 19 with a constant gradient g per channel
             g = float(model.fc.weight[2, k]) / (h * w)
-            a = g ** 2 / (2 * g ** 2 + acts[k].sum() * g ** 3 + 1e-6)
+            a = g**2 / (2 * g**2 + acts[k].sum() * g**3 + 1e-6)
             weights.append(max(g, 0.0) * a * h * w)
         cam = torch.relu(sum(wk * acts[k] for k, wk in enumerate(weights)))
         expected = _minmax(cam[None, None]).float()
@@ -173,6 +177,7 @@ def test_default_target_layers():
 
 # ---------------------------------------------------------------- RISE
 
+
 def test_rise_masks_statistics_and_chunks():
     masks = rise_masks(400, (64, 64), grid_size=7, p=0.5, seed=0)
     assert masks.shape == (400, 1, 64, 64)
@@ -201,6 +206,7 @@ def test_rise_rejects_bad_settings(small_cnn):
 
 # ---------------------------------------------------------------- Meaningful Perturbation
 
+
 def test_meaningful_perturbation_deletes_the_known_region():
     # Noise has neighbour energy ~ 1/3; blurred, ~ 0: the logit goes from +2 to -2.
     model = BoxModel(BOX, "energy", gain=12.0, offset=1 / 6)
@@ -219,10 +225,12 @@ def test_meaningful_perturbation_deletes_the_known_region():
 
 def explainer_blur(x):
     from fovex_lib.method.foveation import gaussian_blur
+
     return gaussian_blur(x, 41, 10.0)
 
 
 # ---------------------------------------------------------------- ViT methods: reference loops
+
 
 def _manual_vit(vit, x):
     """The timm ViT forward pass written out by hand; returns logits, attention matrices
@@ -256,7 +264,7 @@ def test_gae_matches_reference_loop(small_vit, synthetic_images):
     x = synthetic_images[:2]
     out = make_explainer("gae", small_vit)(x)
     for b in range(2):
-        logits, attns, _ = _manual_vit(vit, (x[b:b + 1] - 0.5) / 0.5)
+        logits, attns, _ = _manual_vit(vit, (x[b : b + 1] - 0.5) / 0.5)
         target = int(logits.argmax())
         grads = torch.autograd.grad(logits[0, target], attns)
         n = attns[0].shape[-1]
@@ -271,7 +279,7 @@ def test_gae_matches_reference_loop(small_vit, synthetic_images):
         assert out.targets[b] == target
         torch.testing.assert_close(out.token_map[b, 0], expected, atol=1e-5, rtol=1e-4)
         up = F.interpolate(expected[None, None], size=(64, 64), mode="bilinear", align_corners=False)
-        torch.testing.assert_close(out.saliency[b:b + 1], _minmax(up), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(out.saliency[b : b + 1], _minmax(up), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("double_softmax", [True, False])
@@ -326,8 +334,11 @@ def test_vit_methods_restore_fused_attention(small_vit, synthetic_images):
 
 # ---------------------------------------------------------------- every method: interface and batching
 
-TINY = {"fovex": {"scanpath_length": 2, "steps": 3}, "rise": {"n_masks": 60, "batch_size": 32},
-        "meaningful_perturbation": {"iterations": 8}}
+TINY = {
+    "fovex": {"scanpath_length": 2, "steps": 3},
+    "rise": {"n_masks": 60, "batch_size": 32},
+    "meaningful_perturbation": {"iterations": 8},
+}
 
 
 @pytest.mark.parametrize("model_name", ["synthetic_cnn", "synthetic_vit"])
@@ -343,16 +354,30 @@ def test_batched_equals_one_at_a_time(model_name, synthetic_images, small_cnn, s
         assert batched.saliency.min() >= 0 and batched.saliency.max() <= 1, name
         assert batched.saliency.device == synthetic_images.device
         for i in range(3):
-            single = explainer(synthetic_images[i:i + 1], target=targets[i])
-            torch.testing.assert_close(single.saliency, batched.saliency[i:i + 1], atol=1e-4, rtol=1e-4,
-                                       msg=lambda m: f"{name}, image {i}: {m}")  # noqa: B023
+            single = explainer(synthetic_images[i : i + 1], target=targets[i])
+            torch.testing.assert_close(
+                single.saliency,
+                batched.saliency[i : i + 1],
+                atol=1e-4,
+                rtol=1e-4,
+                msg=lambda m: f"{name}, image {i}: {m}",  # noqa: B023
+            )
 
 
 # ---------------------------------------------------------------- registry and errors
 
+
 def test_registry_describes_every_method():
-    assert list_methods() == ["fovex", "gradcam", "gradcam++", "random_cam", "rise", "meaningful_perturbation",
-                              "gae", "cls_embedding"]
+    assert list_methods() == [
+        "fovex",
+        "gradcam",
+        "gradcam++",
+        "random_cam",
+        "rise",
+        "meaningful_perturbation",
+        "gae",
+        "cls_embedding",
+    ]
     for info in METHODS.values():
         assert info.display_name and info.paper and info.applies_to
     assert all(set(table) <= set(METHODS) for table in PRESETS.values())

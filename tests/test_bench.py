@@ -4,6 +4,7 @@ Real timings vary from run to run, so the arithmetic (explanations per second, s
 per image, speed-up) is checked against a fake clock: ``bench._timed`` replaced by one
 that runs the timed call and reports fixed seconds.
 """
+
 import pytest
 import torch
 
@@ -24,8 +25,17 @@ from fovex_lib.models.zoo import load_model
 #: FovEx's published ViT-B/16 settings (Panda et al., arXiv 2408.02123), written out here
 #: independently of the library: lr 0.1, 20 steps, scanpath length 10, foveation sigma 0.15,
 #: blur window 41 with sigma 10, forgetting 0.1, heat-map sigma 0.15, random restarts on.
-PUBLISHED = {"scanpath_length": 10, "steps": 20, "lr": 0.1, "sigma": 0.15, "blur_kernel_size": 41,
-             "blur_sigma": 10.0, "forgetting": 0.1, "heatmap_sigma": 0.15, "restarts": True}
+PUBLISHED = {
+    "scanpath_length": 10,
+    "steps": 20,
+    "lr": 0.1,
+    "sigma": 0.15,
+    "blur_kernel_size": 41,
+    "blur_sigma": 10.0,
+    "forgetting": 0.1,
+    "heatmap_sigma": 0.15,
+    "restarts": True,
+}
 SMALL_BLUR = {"blur_kernel_size": 21, "blur_sigma": 4.0}  # 64x64 images
 
 
@@ -76,7 +86,7 @@ def test_rates_are_images_per_second_and_batched_maps_equal_the_loop(monkeypatch
     batched, loop, maps = bench_fovex(model, images, batch_size=2, settings=settings, loop_images=2)
     assert (batched, loop) == (3 / 0.5, 2 / 2.0)  # 3 images batched in 0.5 s; 2 in the loop in 2 s
     assert maps.shape == (3, 1, 64, 64)
-    one = torch.cat([FovEx(model, **settings)(images[i:i + 1]).saliency for i in range(3)])
+    one = torch.cat([FovEx(model, **settings)(images[i : i + 1]).saliency for i in range(3)])
     torch.testing.assert_close(maps, one, rtol=0, atol=1e-5)
 
 
@@ -85,17 +95,33 @@ def test_metric_timings_are_seconds_per_image_for_every_metric(monkeypatch):
     model = load_model("synthetic_cnn", pretrained=False)
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     times = bench_metrics(model, x, x[:, :1])  # each metric really runs once on both images
-    assert times == {"average drop/increase": 1.5, "deletion AUC": 2.5, "insertion AUC": 3.5,
-                     "energy pointing game": 0.5}
+    assert times == {
+        "average drop/increase": 1.5,
+        "deletion AUC": 2.5,
+        "insertion AUC": 3.5,
+        "energy pointing game": 0.5,
+    }
 
 
 def test_format_table():
-    rows = [BenchRow("net_a", "CPU test", "quick (L=2, 2 steps)", 4, 2, "bfloat16", True, 8.0, 2, 2.0),
-            BenchRow("net_b", "CPU test", "quick (L=2, 2 steps)", 4, 2, "bfloat16", True, 3.0, 2, 4.0)]
+    rows = [
+        BenchRow("net_a", "CPU test", "quick (L=2, 2 steps)", 4, 2, "bfloat16", True, 8.0, 2, 2.0),
+        BenchRow("net_b", "CPU test", "quick (L=2, 2 steps)", 4, 2, "bfloat16", True, 3.0, 2, 4.0),
+    ]
     lines = format_table(rows, {"net_a": {"deletion AUC": 0.25}}).splitlines()
     assert lines[0].startswith("device: CPU test; torch ") and lines[0].endswith("images 4 (loop 2)")
-    assert lines[1].split() == ["model", "settings", "batched", "setup", "batched", "expl/s", "loop", "fp32",
-                                "expl/s", "speed-up"]
+    assert lines[1].split() == [
+        "model",
+        "settings",
+        "batched",
+        "setup",
+        "batched",
+        "expl/s",
+        "loop",
+        "fp32",
+        "expl/s",
+        "speed-up",
+    ]
     assert set(lines[2]) == {"-", " "}
     assert lines[3].split("  ")[0] == "net_a"
     cells = [c.strip() for c in lines[3].split("  ") if c.strip()]
@@ -126,4 +152,4 @@ def test_command_line(capsys):
     out = capsys.readouterr().out
     assert "synthetic_cnn" in out and "bfloat16" in out and "speed-up" in out
     assert main(["--models", "synthetic_cnn", "--quick", "--images", "0"]) == 2
-    assert "images must be an int >= 1" in capsys.readouterr().err
+    assert "images must be at least 1" in capsys.readouterr().err

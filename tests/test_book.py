@@ -1,4 +1,5 @@
 """The book's MyST sources and their committed notebooks stay in step, and the toc lists them all."""
+
 from pathlib import Path
 
 import jupytext
@@ -17,13 +18,15 @@ def test_notebook_matches_its_myst_source(source):
     md_cells = [(c.cell_type, c.source.strip()) for c in jupytext.read(source).cells]
     nb = nbformat.read(notebook, as_version=4)
     nb_cells = [(c.cell_type, c.source.strip()) for c in nb.cells]
-    assert md_cells == nb_cells, (f"{notebook.name} differs from {source.name}: re-run "
-                                  f"`make execute CHAPTERS={source.relative_to(REPO)}`")
+    assert md_cells == nb_cells, (
+        f"{notebook.name} differs from {source.name}: re-run `make execute CHAPTERS={source.relative_to(REPO)}`"
+    )
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.get("execution_count") is not None, f"{notebook.name} has unexecuted code cells"
-            assert not any(o.get("output_type") == "error" for o in cell.get("outputs", [])), \
+            assert not any(o.get("output_type") == "error" for o in cell.get("outputs", [])), (
                 f"{notebook.name} stores an error output"
+            )
 
 
 def test_toc_lists_every_chapter():
@@ -40,5 +43,6 @@ def test_widget_cells_are_tagged_for_batch_runs(source):
 
     for cell in jupytext.read(source).cells:
         if cell.cell_type == "code" and re.search(r"\binteract(_manual)?\(", cell.source):
-            assert "widget" in cell.metadata.get("tags", []), \
+            assert "widget" in cell.metadata.get("tags", []), (
                 f"{source.name}: a cell calling interact(...) lacks the tag 'widget'"
+            )

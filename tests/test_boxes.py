@@ -1,4 +1,5 @@
 """Box annotations and their mapping onto load_image's resize + centre crop."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,10 +30,18 @@ def test_boxes_to_mask_integer_box_covers_exact_pixels():
     assert (mask.numpy() == expected).all()
 
 
-@pytest.mark.parametrize("boxes, match", [
-    ([], "non-empty"), ([(3, 1, 3, 2)], "empty"), ([(0, 0, 7, 2)], "outside"), ([(0, -1, 2, 2)], "outside"),
-    ([(0, 0, float("nan"), 2)], "finite"), ([(0, 0, 2)], "4 finite"), ([(0.1, 0.1, 0.4, 0.4)], "no pixel"),
-])
+@pytest.mark.parametrize(
+    "boxes, match",
+    [
+        ([], "non-empty"),
+        ([(3, 1, 3, 2)], "empty"),
+        ([(0, 0, 7, 2)], "outside"),
+        ([(0, -1, 2, 2)], "outside"),
+        ([(0, 0, float("nan"), 2)], "finite"),
+        ([(0, 0, 2)], "4 finite"),
+        ([(0.1, 0.1, 0.4, 0.4)], "no pixel"),
+    ],
+)
 def test_boxes_to_mask_rejects_bad_boxes(boxes, match):
     with pytest.raises(ValueError, match=match):
         boxes_to_mask(boxes, (4, 6))

@@ -1,4 +1,5 @@
 """ResultCache, shards and the resumable loop (fovex_lib.tools.cache)."""
+
 import hashlib
 import json
 import os
@@ -22,7 +23,11 @@ from fovex_lib.tools.cache import (
 def test_round_trip_keeps_values_and_types(tmp_path):
     cache = ResultCache(tmp_path / "c")
     value = {
-        "score": 0.25, "count": 3, "name": "coffee", "flag": True, "nothing": None,
+        "score": 0.25,
+        "count": 3,
+        "name": "coffee",
+        "flag": True,
+        "nothing": None,
         "curve": [0.0, 0.5, [1, 2]],
         "array": np.arange(6, dtype=np.float64).reshape(2, 3),
         "ints": np.array([1, -2], dtype=np.int16),
@@ -90,7 +95,7 @@ def test_corrupt_entries_read_as_missing(tmp_path, damage):
     data = path.read_bytes()
     if damage == "flip":  # one byte of the tensor data changed: only the checksum notices
         position = len(data) - 200
-        data = data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1:]
+        data = data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1 :]
     elif damage == "truncate":
         data = data[: len(data) // 2]
     elif damage == "garbage":
@@ -109,6 +114,7 @@ def _square(log):
     def compute(batch):
         log.extend(batch)
         return [{"square": float(i * i), "vec": torch.full((2,), float(i))} for i in batch]
+
     return compute
 
 
@@ -185,8 +191,10 @@ def test_select_shard_rule():
 def test_shard_from_environment():
     assert shard_from_env({}) is None
     assert shard_from_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == "1/4"
-    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "3",
-                           "SLURM_ARRAY_TASK_COUNT": "4"}) == "2/4"
+    assert (
+        shard_from_env({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "3", "SLURM_ARRAY_TASK_COUNT": "4"})
+        == "2/4"
+    )
     assert shard_from_env({"SHARD_INDEX": "0", "SHARD_COUNT": "2"}) == "0/2"
 
 
@@ -200,11 +208,16 @@ def test_two_shards_merge_to_the_single_run_table(tmp_path):
         return {"image": i}
 
     single = cached_map(items, compute, key)
-    shards = [cached_map(items, compute, key, cache=ResultCache(tmp_path / f"s{s}"), shard=f"{s}/2", batch_size=2)
-              for s in range(2)]
+    shards = [
+        cached_map(items, compute, key, cache=ResultCache(tmp_path / f"s{s}"), shard=f"{s}/2", batch_size=2)
+        for s in range(2)
+    ]
     assert [len(s) for s in shards] == [5, 4]
-    for merged in [merge_tables(shards), merge_tables(shards[::-1], by="image", order=items),
-                   merge_tables(shards, by="image")]:
+    for merged in [
+        merge_tables(shards),
+        merge_tables(shards[::-1], by="image", order=items),
+        merge_tables(shards, by="image"),
+    ]:
         assert [r["image"] for r in merged] == items
         assert [r["value"] for r in merged] == [r["value"] for r in single]
     # the table round-trips through JSON files with its shard spec, as separate jobs would write it

@@ -37,8 +37,16 @@ def test_explainer_settings_hold_every_fovex_setting():
     assert described["weights"]["values"] == [2.0]
     assert "model" not in described and "search_model" not in described and "progress" not in described
     assert explainer_settings(small_fovex(model)) == explainer_settings(small_fovex(model, progress=True))
-    for change in [dict(steps=2), dict(sigma=0.2), dict(forgetting=0.3), dict(seed=1), dict(restarts=False),
-                   dict(heatmap_sigma=0.1), dict(weights=torch.tensor([3.0])), dict(autocast_dtype="bf16")]:
+    for change in [
+        dict(steps=2),
+        dict(sigma=0.2),
+        dict(forgetting=0.3),
+        dict(seed=1),
+        dict(restarts=False),
+        dict(heatmap_sigma=0.1),
+        dict(weights=torch.tensor([3.0])),
+        dict(autocast_dtype="bf16"),
+    ]:
         assert explainer_settings(small_fovex(model, **change)) != explainer_settings(small_fovex(model)), change
 
 
@@ -77,8 +85,8 @@ def test_evaluate_method_cache_misses_when_a_fovex_setting_changes(tmp_path):
         return cache.hits - before[0], cache.misses - before[1]
 
     assert run(small_fovex(model)) == (0, 2)
-    assert run(small_fovex(model)) == (2, 0)                      # same settings: hits
-    assert run(small_fovex(model, steps=2)) == (0, 2)             # another setting: misses
+    assert run(small_fovex(model)) == (2, 0)  # same settings: hits
+    assert run(small_fovex(model, steps=2)) == (0, 2)  # another setting: misses
     assert run(small_fovex(model, seed=3)) == (0, 2)
     assert run(small_fovex(model), method_settings={"note": "x"}) == (0, 2)  # method_settings still count
     assert run(small_fovex(model), method_settings={"note": "x"}) == (2, 0)
@@ -104,12 +112,24 @@ def test_evaluate_method_keys_come_from_the_one_key_builder(tmp_path):
     model = tiny_cnn(dtype=torch.float32)
     images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     cache, explainer = RecordingCache(tmp_path), small_fovex(model)
-    evaluate_method(model, explainer, images, ["a", "b"], [0, 1], settings=METRICS, cache=cache, method="FovEx",
-                    model_name="tiny")
-    assert cache.asked == [result_key("metrics", "FovEx", image, model="tiny", explainer=explainer_settings(explainer),
-                                      method_settings={}, size=[32, 32], target=target,
-                                      metrics=metric_settings(**METRICS), ebpg=False)
-                           for image, target in (("a", 0), ("b", 1))]
+    evaluate_method(
+        model, explainer, images, ["a", "b"], [0, 1], settings=METRICS, cache=cache, method="FovEx", model_name="tiny"
+    )
+    assert cache.asked == [
+        result_key(
+            "metrics",
+            "FovEx",
+            image,
+            model="tiny",
+            explainer=explainer_settings(explainer),
+            method_settings={},
+            size=[32, 32],
+            target=target,
+            metrics=metric_settings(**METRICS),
+            ebpg=False,
+        )
+        for image, target in (("a", 0), ("b", 1))
+    ]
     assert all(k["version"] == RESULTS_VERSION and k["explainer"]["steps"] == 1 for k in cache.asked)
     assert cache.writes == 2 and cache.misses == 2
 
@@ -119,8 +139,16 @@ def test_result_key_holds_the_version_and_refuses_reserved_condition_names():
     from fovex_lib.tools.results import RESULTS_VERSION
 
     key = result_key("gaze", "FovEx", "1001", model="m", explainer={"class": "x"}, view="crop")
-    assert key == {"task": "gaze", "version": RESULTS_VERSION, "method": "FovEx", "image": "1001", "model": "m",
-                   "explainer": {"class": "x"}, "method_settings": {}, "view": "crop"}
+    assert key == {
+        "task": "gaze",
+        "version": RESULTS_VERSION,
+        "method": "FovEx",
+        "image": "1001",
+        "model": "m",
+        "explainer": {"class": "x"},
+        "method_settings": {},
+        "view": "crop",
+    }
     assert result_key("gaze", "FovEx", "1001", view="full") != result_key("gaze", "FovEx", "1001", view="crop")
     assert result_key("metrics", "FovEx", "1001") != result_key("gaze", "FovEx", "1001")
     with pytest.raises(ValueError, match="reserved"):
@@ -164,8 +192,10 @@ def test_gaze_cache_misses_when_a_fovex_setting_changes(tmp_path):
 
 # --------------------------------------------------------------------------- item 4: merging shards
 def _shards(items, specs):
-    return [cached_map(items, lambda batch: [{"item": i} for i in batch], lambda i: {"item": i}, shard=spec)
-            for spec in specs]
+    return [
+        cached_map(items, lambda batch: [{"item": i} for i in batch], lambda i: {"item": i}, shard=spec)
+        for spec in specs
+    ]
 
 
 def test_cached_map_tables_carry_their_shard():
@@ -237,17 +267,24 @@ def test_equivalent_shard_specs_are_one_shard():
     assert format_shard(None) is None
 
 
-@pytest.mark.parametrize("env, named", [
-    ({"RANK": "one", "WORLD_SIZE": "4"}, "RANK='one'"),
-    ({"RANK": "1", "WORLD_SIZE": "4.0"}, "WORLD_SIZE='4.0'"),
-    ({"RANK": "4", "WORLD_SIZE": "4"}, "RANK='4', WORLD_SIZE='4'"),
-    ({"SLURM_ARRAY_TASK_ID": "", "SLURM_ARRAY_TASK_COUNT": "4"}, "SLURM_ARRAY_TASK_ID=''"),
-    ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "x"},
-     "SLURM_ARRAY_TASK_MIN='x'"),
-    ({"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"},
-     "SLURM_ARRAY_TASK_ID='9'"),
-    ({"SHARD_INDEX": "-1", "SHARD_COUNT": "2"}, "SHARD_INDEX='-1'"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"RANK": "one", "WORLD_SIZE": "4"}, "RANK='one'"),
+        ({"RANK": "1", "WORLD_SIZE": "4.0"}, "WORLD_SIZE='4.0'"),
+        ({"RANK": "4", "WORLD_SIZE": "4"}, "RANK='4', WORLD_SIZE='4'"),
+        ({"SLURM_ARRAY_TASK_ID": "", "SLURM_ARRAY_TASK_COUNT": "4"}, "SLURM_ARRAY_TASK_ID=''"),
+        (
+            {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "x"},
+            "SLURM_ARRAY_TASK_MIN='x'",
+        ),
+        (
+            {"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"},
+            "SLURM_ARRAY_TASK_ID='9'",
+        ),
+        ({"SHARD_INDEX": "-1", "SHARD_COUNT": "2"}, "SHARD_INDEX='-1'"),
+    ],
+)
 def test_malformed_shard_variables_are_named(env, named):
     with pytest.raises(ValueError) as err:
         shard_from_env(env)
@@ -264,6 +301,14 @@ def test_gaze_explainer_without_settings_still_works_with_settings(tmp_path):
         return Explanation(torch.full((images.shape[0], 1, 32, 32), 0.5), torch.zeros(images.shape[0]).long())
 
     for settings, hits in [({"level": 0.5}, 0), ({"level": 0.5}, 1), ({"level": 0.7}, 1)]:
-        evaluate_methods(model, data, {"flat": flat}, model_name="tiny", size=32, cache=cache,
-                         method_settings={"flat": settings}, progress=False)
+        evaluate_methods(
+            model,
+            data,
+            {"flat": flat},
+            model_name="tiny",
+            size=32,
+            cache=cache,
+            method_settings={"flat": settings},
+            progress=False,
+        )
         assert cache.hits == hits

@@ -1,4 +1,5 @@
 """fovex_lib.models.cached_weights: weights already on this machine, found without the network."""
+
 import os
 
 import pytest

@@ -2,6 +2,7 @@
 HTTP server on 127.0.0.1: a cut-off first MIT1003 download never pins its digest, short
 bodies and half JPEGs are refused, a stalled server times out naming the URL, and zip
 extraction has a size limit. No test touches the internet."""
+
 import hashlib
 import io
 import threading
@@ -17,7 +18,7 @@ from fovex_lib.gaze import mit1003, osie
 from fovex_lib.gaze.download import DownloadError, download_file, extract_zip
 from fovex_lib.gaze.mit1003 import download_mit1003, load_mit1003
 
-FAST = {"timeout": 2.0, "retries": 0}   # tests never wait for the real back-off
+FAST = {"timeout": 2.0, "retries": 0}  # tests never wait for the real back-off
 
 
 class Server:
@@ -57,8 +58,7 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
@@ -77,7 +77,7 @@ def server():
 
 
 def _jpeg(height=600, width=800):
-    rng = np.random.default_rng(0)   # noise: the JPEG is large enough that half of it is a real cut
+    rng = np.random.default_rng(0)  # noise: the JPEG is large enough that half of it is a real cut
     buffer = io.BytesIO()
     Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(buffer, format="JPEG")
     return buffer.getvalue()
@@ -99,11 +99,17 @@ def _mit_zips():
 
 # --------------------------------------------------------------------------- item 1
 
+
 def test_cut_off_first_mit1003_download_does_not_pin_its_digest(tmp_path, server, monkeypatch):
     stim, maps = _mit_zips()
-    monkeypatch.setattr(mit1003, "MIT1003_ARCHIVES", {
-        "ALLSTIMULI.zip": ("ALLSTIMULI", "sha256:" + hashlib.sha256(stim).hexdigest()),
-        "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)})   # no published digest: trust on first use
+    monkeypatch.setattr(
+        mit1003,
+        "MIT1003_ARCHIVES",
+        {
+            "ALLSTIMULI.zip": ("ALLSTIMULI", "sha256:" + hashlib.sha256(stim).hexdigest()),
+            "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None),
+        },
+    )  # no published digest: trust on first use
     server.routes["/ALLSTIMULI.zip"] = (stim, "ok")
     # the server (or a proxy) delivers a cut-off archive with a matching Content-Length
     server.routes["/ALLFIXATIONMAPS.zip"] = (maps[: len(maps) // 2], "ok")
@@ -111,7 +117,7 @@ def test_cut_off_first_mit1003_download_does_not_pin_its_digest(tmp_path, server
     with pytest.raises(ValueError, match="ALLFIXATIONMAPS.zip.*not a readable zip.*run download_mit1003 again"):
         download_mit1003(tmp_path, base_url=server.url, progress=False, **FAST)
     sums = folder / "SHA256SUMS"
-    assert not sums.exists() or "ALLFIXATIONMAPS" not in sums.read_text()   # nothing pinned
+    assert not sums.exists() or "ALLFIXATIONMAPS" not in sums.read_text()  # nothing pinned
     assert not (folder / "ALLFIXATIONMAPS.zip").exists() and not (folder / "ALLFIXATIONMAPS").exists()
     # a body cut short of its Content-Length fails in download_file: nothing pinned either
     server.routes["/ALLFIXATIONMAPS.zip"] = (maps, "short")
@@ -127,23 +133,34 @@ def test_cut_off_first_mit1003_download_does_not_pin_its_digest(tmp_path, server
 
 # --------------------------------------------------------------------------- item 2
 
+
 def test_body_shorter_than_content_length_is_refused(tmp_path, server):
     payload = b"fixations " * 5000
     server.routes["/file.bin"] = (payload, "short")
     dest = tmp_path / "out" / "file.bin"
     with pytest.raises(DownloadError, match=r"file\.bin.*announced 50000"):
         download_file(server.url + "file.bin", dest, None, allow_unverified=True, progress=False, **FAST)
-    assert list((tmp_path / "out").iterdir()) == []   # neither the final name nor a temporary file
+    assert list((tmp_path / "out").iterdir()) == []  # neither the final name nor a temporary file
     # with retries, every try is made, then the error names the URL and the number of tries
     server.hits.clear()
     with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*file\.bin.*after 3 tries"):
-        download_file(server.url + "file.bin", dest, None, allow_unverified=True, progress=False,
-                      timeout=2.0, retries=2, backoff=0.01)
+        download_file(
+            server.url + "file.bin",
+            dest,
+            None,
+            allow_unverified=True,
+            progress=False,
+            timeout=2.0,
+            retries=2,
+            backoff=0.01,
+        )
     assert server.hits.count("/file.bin") == 3
     assert list((tmp_path / "out").iterdir()) == []
     server.routes["/file.bin"] = (payload, "ok")
-    assert download_file(server.url + "file.bin", dest, None, allow_unverified=True, progress=False,
-                         **FAST) == hashlib.sha256(payload).hexdigest()
+    assert (
+        download_file(server.url + "file.bin", dest, None, allow_unverified=True, progress=False, **FAST)
+        == hashlib.sha256(payload).hexdigest()
+    )
     assert dest.read_bytes() == payload
 
 
@@ -152,11 +169,12 @@ def test_osie_refuses_a_truncated_jpeg(tmp_path, server, monkeypatch):
     jpeg = _jpeg()
     half = jpeg[: len(jpeg) // 2]
     with Image.open(io.BytesIO(half)) as img:
-        img.verify()                                   # the old check passes the half JPEG
+        img.verify()  # the old check passes the half JPEG
     mat = b"not read by this test"
-    monkeypatch.setattr(osie, "osie_checksums",
-                        lambda: {"eye/fixations.mat": "sha256:" + hashlib.sha256(mat).hexdigest()})
-    monkeypatch.setattr(osie, "OSIE_IDS", ["1501"])        # a stimulus without a recorded digest
+    monkeypatch.setattr(
+        osie, "osie_checksums", lambda: {"eye/fixations.mat": "sha256:" + hashlib.sha256(mat).hexdigest()}
+    )
+    monkeypatch.setattr(osie, "OSIE_IDS", ["1501"])  # a stimulus without a recorded digest
     server.routes["/eye/fixations.mat"] = (mat, "ok")
     server.routes["/stimuli/1501.jpg"] = (half, "ok")
     with pytest.raises(ValueError, match="1501.jpg.*not a readable image"):
@@ -169,12 +187,21 @@ def test_osie_refuses_a_truncated_jpeg(tmp_path, server, monkeypatch):
 
 # --------------------------------------------------------------------------- item 7
 
+
 def test_stalled_server_times_out_and_names_the_url(tmp_path, server):
     server.routes["/stall.zip"] = (b"x" * 1000, "stall")
     start = time.monotonic()
     with pytest.raises(DownloadError, match=r"http://127\.0\.0\.1:\d+/stall\.zip.*after 2 tries"):
-        download_file(server.url + "stall.zip", tmp_path / "stall.zip", None, allow_unverified=True,
-                      progress=False, timeout=0.3, retries=1, backoff=0.01)
+        download_file(
+            server.url + "stall.zip",
+            tmp_path / "stall.zip",
+            None,
+            allow_unverified=True,
+            progress=False,
+            timeout=0.3,
+            retries=1,
+            backoff=0.01,
+        )
     assert time.monotonic() - start < 5
     assert server.hits.count("/stall.zip") == 2
     assert list(tmp_path.iterdir()) == []
@@ -182,8 +209,16 @@ def test_stalled_server_times_out_and_names_the_url(tmp_path, server):
 
 def test_not_found_is_not_retried_and_limits_are_checked(tmp_path, server):
     with pytest.raises(DownloadError, match=r"missing\.bin.*HTTP Error 404.*after 1 try"):
-        download_file(server.url + "missing.bin", tmp_path / "m.bin", None, allow_unverified=True,
-                      progress=False, timeout=2.0, retries=3, backoff=5.0)   # a retry would wait 5 s
+        download_file(
+            server.url + "missing.bin",
+            tmp_path / "m.bin",
+            None,
+            allow_unverified=True,
+            progress=False,
+            timeout=2.0,
+            retries=3,
+            backoff=5.0,
+        )  # a retry would wait 5 s
     for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"retries": -1}, {"backoff": -1}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             download_file(server.url + "x", tmp_path / "x", None, allow_unverified=True, **bad)
@@ -193,15 +228,16 @@ def test_not_found_is_not_retried_and_limits_are_checked(tmp_path, server):
 
 # --------------------------------------------------------------------------- item 9
 
+
 def test_zip_extraction_has_a_size_limit(tmp_path):
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("ALLSTIMULI/zeros.bin", b"\0" * 1_000_000)   # 1 MB of zeros, ~1 KB compressed
+        z.writestr("ALLSTIMULI/zeros.bin", b"\0" * 1_000_000)  # 1 MB of zeros, ~1 KB compressed
     assert archive.stat().st_size < 10_000
     with pytest.raises(ValueError, match=r"1,000,000 bytes uncompressed.*limit of 100,000 bytes.*max_bytes"):
         extract_zip(archive, tmp_path / "dest", folders=("ALLSTIMULI",), max_bytes=100_000)
-    assert list((tmp_path / "dest").iterdir()) == []       # nothing extracted, temporary folder removed
-    out = extract_zip(archive, tmp_path / "dest", folders=("ALLSTIMULI",))   # the 4 GiB default admits it
+    assert list((tmp_path / "dest").iterdir()) == []  # nothing extracted, temporary folder removed
+    out = extract_zip(archive, tmp_path / "dest", folders=("ALLSTIMULI",))  # the 4 GiB default admits it
     assert (out[0] / "zeros.bin").stat().st_size == 1_000_000
 
 
@@ -210,7 +246,7 @@ def test_damaged_zip_member_is_a_clear_error(tmp_path):
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr("ALLSTIMULI/a.bin", b"A" * 1000)
     data = bytearray(archive.read_bytes())
-    data[data.index(b"A" * 100) + 10] = ord("B")            # flip one byte of the member's data
+    data[data.index(b"A" * 100) + 10] = ord("B")  # flip one byte of the member's data
     archive.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="damaged.*download it again"):
         extract_zip(archive, tmp_path / "dest", folders=("ALLSTIMULI",))

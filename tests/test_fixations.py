@@ -36,8 +36,17 @@ def test_fixation_lands_where_sharpness_lowers_the_loss():
 @pytest.mark.parametrize("restarts", [True, False])
 def test_scanpath_attribution_points_at_the_region(restarts):
     model = RegionSharpnessModel(BOX).double()
-    out = FovEx(model, scanpath_length=4, steps=15, sigma=0.02, heatmap_sigma=0.02, blur_kernel_size=21,
-                blur_sigma=5.0, restarts=restarts, seed=0)(_noise(2), target=0)
+    out = FovEx(
+        model,
+        scanpath_length=4,
+        steps=15,
+        sigma=0.02,
+        heatmap_sigma=0.02,
+        blur_kernel_size=21,
+        blur_sigma=5.0,
+        restarts=restarts,
+        seed=0,
+    )(_noise(2), target=0)
     first = to_pixels(out.scanpath[:, 0], (64, 64))
     assert _inside(first, BOX).all(), first
     peak = out.saliency.flatten(1).argmax(1)
@@ -51,7 +60,7 @@ def test_batch_equals_one_at_a_time(noise_images):
     explainer = FovEx(model, scanpath_length=3, steps=6, blur_kernel_size=21, blur_sigma=5.0, seed=7)
     batched = explainer(noise_images)
     for i in range(noise_images.shape[0]):
-        alone = explainer(noise_images[i:i + 1])
+        alone = explainer(noise_images[i : i + 1])
         assert alone.targets.item() == batched.targets[i].item()
         torch.testing.assert_close(alone.scanpath[0], batched.scanpath[i])
         torch.testing.assert_close(alone.saliency[0], batched.saliency[i])
@@ -62,8 +71,9 @@ def test_same_seed_same_scanpath_different_seed_different(noise_images):
     model = tiny_cnn()
 
     def run(seed):
-        return FovEx(model, scanpath_length=3, steps=8, blur_kernel_size=21, blur_sigma=5.0,
-                     seed=seed)(noise_images, target=1)
+        return FovEx(model, scanpath_length=3, steps=8, blur_kernel_size=21, blur_sigma=5.0, seed=seed)(
+            noise_images, target=1
+        )
 
     a, b, c = run(0), run(0), run(1)
     torch.testing.assert_close(a.scanpath, b.scanpath)

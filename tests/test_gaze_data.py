@@ -1,6 +1,7 @@
 """Gaze data: OSIE on the real files (must run in CI, never skip), MIT1003 on a fabricated
 archive in the official layout, and the checksummed atomic downloads (file:// URLs and
 fake openers, no network)."""
+
 import hashlib
 import io
 import zipfile
@@ -28,6 +29,7 @@ def osie_data():
 
 # --------------------------------------------------------------------------- OSIE (real files)
 
+
 def test_osie_real_files(osie_data):
     assert len(osie_data) == 500 and len(osie_data.missing) == 200
     assert osie_data[0].image_id == "1001" and osie_data[-1].image_id == "1500"
@@ -45,8 +47,8 @@ def test_osie_fixations_match_the_raw_mat_file(osie_data):
     durations = subject["fix_duration"][0, 0].ravel()
     record = osie_data.by_id("1003")
     mine = record.per_observer()[4]
-    np.testing.assert_allclose(mine[:, 0], ys - 1.0)   # 1-based y -> 0-based row
-    np.testing.assert_allclose(mine[:, 1], xs - 1.0)   # 1-based x -> 0-based column
+    np.testing.assert_allclose(mine[:, 0], ys - 1.0)  # 1-based y -> 0-based row
+    np.testing.assert_allclose(mine[:, 1], xs - 1.0)  # 1-based x -> 0-based column
     np.testing.assert_allclose(record.durations[record.observer == 4], durations)
     total = sum(s[0]["fix_x"][0, 0].size for s in entry["subjects"][0, 0])
     assert len(record.fixations) == total
@@ -57,7 +59,7 @@ def test_osie_fixation_mask_and_image(osie_data):
     mask = record.fixation_mask()
     assert mask.shape == (1, 1, 600, 800) and mask.dtype == torch.bool
     pixels = {(int(np.floor(r + 0.5)), int(np.floor(c + 0.5))) for r, c in record.fixations}
-    assert int(mask.sum()) == len(pixels)   # duplicates on one pixel marked once
+    assert int(mask.sum()) == len(pixels)  # duplicates on one pixel marked once
     r, c = next(iter(pixels))
     assert mask[0, 0, r, c]
     image = record.load()
@@ -83,14 +85,17 @@ def test_download_osie_from_a_local_mirror(tmp_path):
     assert len(list((target / "stimuli").glob("*.jpg"))) == 500
     data = load_osie(tmp_path, image_ids=["1001", "1499"], download=False)
     assert [r.image_id for r in data] == ["1001", "1499"]
-    calls = []   # a second call finds every file with the right digest and downloads nothing
+    calls = []  # a second call finds every file with the right digest and downloads nothing
     download_osie(tmp_path, opener=lambda url: calls.append(url), progress=False)
     assert calls == []
 
 
 def _subject(xs, ys):
-    return {"fix_x": np.array([xs], dtype=float), "fix_y": np.array([ys], dtype=float),
-            "fix_duration": np.full((1, len(xs)), 200, dtype=np.uint16)}
+    return {
+        "fix_x": np.array([xs], dtype=float),
+        "fix_y": np.array([ys], dtype=float),
+        "fix_duration": np.full((1, len(xs)), 200, dtype=np.uint16),
+    }
 
 
 def _fake_osie(root, subjects_per_image, image_size=(40, 30)):
@@ -160,8 +165,10 @@ def test_data_root_finds_the_folder_that_holds_the_data(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- MIT1003 (fabricated)
 
-MIT_IMAGES = {"i05june05_static_street_boston_p1010764": ((30, 48), [(3, 4), (20, 40), (29, 0)]),
-              "istatic_outdoor_street_city": ((40, 25), [(10, 12), (35, 20)])}
+MIT_IMAGES = {
+    "i05june05_static_street_boston_p1010764": ((30, 48), [(3, 4), (20, 40), (29, 0)]),
+    "istatic_outdoor_street_city": ((40, 25), [(10, 12), (35, 20)]),
+}
 
 
 def _jpeg_bytes(array, quality=100):
@@ -173,8 +180,10 @@ def _jpeg_bytes(array, quality=100):
 def _mit_archives(folder: Path):
     """ALLSTIMULI.zip and ALLFIXATIONMAPS.zip in the official layout, small images."""
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(folder / "ALLSTIMULI.zip", "w") as stim, \
-            zipfile.ZipFile(folder / "ALLFIXATIONMAPS.zip", "w") as maps:
+    with (
+        zipfile.ZipFile(folder / "ALLSTIMULI.zip", "w") as stim,
+        zipfile.ZipFile(folder / "ALLFIXATIONMAPS.zip", "w") as maps,
+    ):
         stim.writestr("ALLSTIMULI/", "")
         for name, ((height, width), points) in MIT_IMAGES.items():
             rgb = np.full((height, width, 3), 120, dtype=np.uint8)
@@ -184,19 +193,23 @@ def _mit_archives(folder: Path):
                 fix[r, c] = 255
             maps.writestr(f"ALLFIXATIONMAPS/{name}_fixPts.jpg", _jpeg_bytes(fix))
             maps.writestr(f"ALLFIXATIONMAPS/{name}_fixMap.jpg", _jpeg_bytes(fix, 90))
-    return {n: "sha256:" + hashlib.sha256((folder / n).read_bytes()).hexdigest()
-            for n in ("ALLSTIMULI.zip", "ALLFIXATIONMAPS.zip")}
+    return {
+        n: "sha256:" + hashlib.sha256((folder / n).read_bytes()).hexdigest()
+        for n in ("ALLSTIMULI.zip", "ALLFIXATIONMAPS.zip")
+    }
 
 
 def test_mit1003_fabricated_archive(tmp_path, monkeypatch):
     sums = _mit_archives(tmp_path / "server")
-    monkeypatch.setattr(mit1003, "MIT1003_ARCHIVES", {
-        "ALLSTIMULI.zip": ("ALLSTIMULI", sums["ALLSTIMULI.zip"]),
-        "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)})   # no published digest: recorded on first use
+    monkeypatch.setattr(
+        mit1003,
+        "MIT1003_ARCHIVES",
+        {"ALLSTIMULI.zip": ("ALLSTIMULI", sums["ALLSTIMULI.zip"]), "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)},
+    )  # no published digest: recorded on first use
     base = (tmp_path / "server").as_uri() + "/"
     target = download_mit1003(tmp_path / "data", base_url=base, progress=False)
     assert (target / "SHA256SUMS").read_text().count(sums["ALLFIXATIONMAPS.zip"].split(":")[1]) == 1
-    assert not (target / "ALLSTIMULI.zip").exists()   # archives removed after extraction
+    assert not (target / "ALLSTIMULI.zip").exists()  # archives removed after extraction
     data = load_mit1003(tmp_path / "data", download=False)
     assert [r.image_id for r in data] == sorted(MIT_IMAGES)
     for record in data:
@@ -212,19 +225,23 @@ def test_mit1003_fabricated_archive(tmp_path, monkeypatch):
 
 def test_mit1003_tofu_checksum_and_mismatches(tmp_path, monkeypatch):
     sums = _mit_archives(tmp_path / "server")
-    monkeypatch.setattr(mit1003, "MIT1003_ARCHIVES", {
-        "ALLSTIMULI.zip": ("ALLSTIMULI", "md5:" + "0" * 32),
-        "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)})
+    monkeypatch.setattr(
+        mit1003,
+        "MIT1003_ARCHIVES",
+        {"ALLSTIMULI.zip": ("ALLSTIMULI", "md5:" + "0" * 32), "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)},
+    )
     base = (tmp_path / "server").as_uri() + "/"
     with pytest.raises(ChecksumError, match="does not match"):
         download_mit1003(tmp_path / "data", base_url=base, progress=False)
-    assert not list((tmp_path / "data" / "mit1003").glob("*.zip*"))   # nothing half-written
+    assert not list((tmp_path / "data" / "mit1003").glob("*.zip*"))  # nothing half-written
     # a recorded digest for the unverified archive is enforced on the next download
     folder = tmp_path / "data" / "mit1003"
     (folder / "SHA256SUMS").write_text(f"{'1' * 64}  ALLFIXATIONMAPS.zip\n")
-    monkeypatch.setattr(mit1003, "MIT1003_ARCHIVES", {
-        "ALLSTIMULI.zip": ("ALLSTIMULI", sums["ALLSTIMULI.zip"]),
-        "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)})
+    monkeypatch.setattr(
+        mit1003,
+        "MIT1003_ARCHIVES",
+        {"ALLSTIMULI.zip": ("ALLSTIMULI", sums["ALLSTIMULI.zip"]), "ALLFIXATIONMAPS.zip": ("ALLFIXATIONMAPS", None)},
+    )
     with pytest.raises(ChecksumError):
         download_mit1003(tmp_path / "data", base_url=base, progress=False)
 
@@ -247,6 +264,7 @@ def test_mit1003_bad_layouts(tmp_path):
 
 # --------------------------------------------------------------------------- downloads
 
+
 def test_download_file_checks_and_is_atomic(tmp_path):
     payload = b"fixations " * 1000
     source = tmp_path / "source.bin"
@@ -258,8 +276,7 @@ def test_download_file_checks_and_is_atomic(tmp_path):
     md5 = hashlib.md5(payload).hexdigest()
     assert download_file(source.as_uri(), tmp_path / "md5.bin", f"md5:{md5}", progress=False) == sha
     # an existing good file is kept: the opener is never called
-    download_file("http://unused", dest, f"sha256:{sha}", opener=lambda url: pytest.fail("downloaded"),
-                  progress=False)
+    download_file("http://unused", dest, f"sha256:{sha}", opener=lambda url: pytest.fail("downloaded"), progress=False)
     # a wrong digest raises and leaves neither the destination nor a partial file
     with pytest.raises(ChecksumError):
         download_file(source.as_uri(), tmp_path / "bad" / "file.bin", "sha256:" + "0" * 64, progress=False)
@@ -278,9 +295,16 @@ def test_interrupted_download_leaves_nothing(tmp_path):
             return super().read(64)
 
     dest = tmp_path / "file.bin"
-    with pytest.raises(dl.DownloadError, match="http://example/file") as info:   # retried, then names the URL
-        download_file("http://example/file", dest, "sha256:" + "0" * 64, opener=lambda url: Broken(b"x" * 1000),
-                      progress=False, retries=1, backoff=0)
+    with pytest.raises(dl.DownloadError, match="http://example/file") as info:  # retried, then names the URL
+        download_file(
+            "http://example/file",
+            dest,
+            "sha256:" + "0" * 64,
+            opener=lambda url: Broken(b"x" * 1000),
+            progress=False,
+            retries=1,
+            backoff=0,
+        )
     assert isinstance(info.value.__cause__, ConnectionResetError)
     assert list(tmp_path.iterdir()) == []
 
@@ -313,8 +337,15 @@ def test_fixation_mask_refuses_fixations_off_the_stimulus():
 
     def record(points):
         points = np.asarray(points, dtype=np.float64)
-        return GazeRecord("x", Path("x.jpg"), (4, 5), points, np.zeros(len(points), dtype=np.int64),
-                          np.full(len(points), np.nan), num_observers=1)
+        return GazeRecord(
+            "x",
+            Path("x.jpg"),
+            (4, 5),
+            points,
+            np.zeros(len(points), dtype=np.int64),
+            np.full(len(points), np.nan),
+            num_observers=1,
+        )
 
     mask = record([[0.0, 0.0], [3.4, 4.4]]).fixation_mask()
     assert mask.sum() == 2 and mask[0, 0, 3, 4]

@@ -1,5 +1,6 @@
 """Reference maps, the crop geometry back onto the stimulus, and the table loop
 (cache protocol, shards) with a fake explainer whose maps are known in advance."""
+
 import math
 
 import numpy as np
@@ -29,8 +30,15 @@ from conftest import shared_data
 
 def _record(fixations, observer, size=(30, 40)):
     fixations = np.asarray(fixations, dtype=float)
-    return GazeRecord("x", path=None, size=size, fixations=fixations, observer=np.asarray(observer),
-                      durations=np.full(len(fixations), np.nan), num_observers=int(max(observer)) + 1)
+    return GazeRecord(
+        "x",
+        path=None,
+        size=size,
+        fixations=fixations,
+        observer=np.asarray(observer),
+        durations=np.full(len(fixations), np.nan),
+        num_observers=int(max(observer)) + 1,
+    )
 
 
 def test_centre_bias_map():
@@ -39,7 +47,7 @@ def test_centre_bias_map():
     # one standard deviation (0.25 * H rows = 7.75) below the centre: exp(-1/2) at the exact position
     expected = math.exp(-((25 - 15) ** 2) / (2 * (0.25 * 31) ** 2))
     assert cb[0, 0, 25, 20].item() == pytest.approx(expected, rel=1e-5)
-    assert torch.equal(cb[0, 0, :, 0], cb[0, 0, :, -1])   # symmetric
+    assert torch.equal(cb[0, 0, :, 0], cb[0, 0, :, -1])  # symmetric
 
 
 def test_fixation_density_against_a_loop():
@@ -68,13 +76,14 @@ def test_inter_observer_maps_leave_one_out():
 
 
 def test_crop_geometry_matches_load_image():
-    assert crop_geometry((600, 800), 224) == (224, 299, 0, 37)   # 800 * 224 / 600 = 298.7 -> 299
+    assert crop_geometry((600, 800), 224) == (224, 299, 0, 37)  # 800 * 224 / 600 = 298.7 -> 299
     top, left, bottom, right = crop_box((600, 800), 224)
     assert (top, bottom) == (0, 600)
     assert left == pytest.approx(37 * 800 / 299) and right == pytest.approx(261 * 800 / 299)
     # the crop of a stimulus whose columns carry their own index equals load_image's view
     cols = torch.arange(800.0).expand(1, 3, 600, 800) / 800
     from fovex_lib.datasets.images import resize_image
+
     view = resize_image(cols, 224)
     lo, hi = view[0, 0, 0, 0].item() * 800, view[0, 0, 0, -1].item() * 800
     assert lo == pytest.approx(left, abs=2) and hi == pytest.approx(right - 1, abs=2)
@@ -84,8 +93,8 @@ def test_map_to_stimulus_geometry():
     ones = map_to_stimulus(torch.ones(1, 1, 224, 224), (600, 800))[0, 0]
     assert ones.shape == (600, 800)
     left, right = crop_box((600, 800))[1], crop_box((600, 800))[3]
-    assert torch.all(ones[:, : int(left) - 2] == 0) and torch.all(ones[:, int(right) + 2:] == 0)
-    assert torch.allclose(ones[:, int(left) + 2: int(right) - 2], torch.ones(1))
+    assert torch.all(ones[:, : int(left) - 2] == 0) and torch.all(ones[:, int(right) + 2 :] == 0)
+    assert torch.allclose(ones[:, int(left) + 2 : int(right) - 2], torch.ones(1))
     # a single hot pixel (row 112, col 112 of the crop) lands where the inverse scaling puts it
     spike = torch.zeros(1, 1, 224, 224)
     spike[0, 0, 112, 112] = 1
@@ -139,7 +148,7 @@ class FixationExplainer:
     def __call__(self, images, target=None):
         self.calls += 1
         order = self.order[: images.shape[0]]
-        self.order = self.order[images.shape[0]:]
+        self.order = self.order[images.shape[0] :]
         maps = torch.cat([self.maps[i] for i in order])
         return Explanation(saliency=maps / maps.amax(dim=(2, 3), keepdim=True), targets=torch.zeros(len(order)))
 
@@ -148,12 +157,25 @@ def test_evaluate_methods_cache_and_shards():
     data = load_osie(shared_data(), image_ids=["1001", "1002", "1003"], download=False)
     model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
     truth = FixationExplainer(data)
-    flat = lambda images, target=None: Explanation(torch.full((images.shape[0], 1, 224, 224), 0.5),  # noqa: E731
-                                                    torch.zeros(images.shape[0], dtype=torch.long))
+
+    def flat(images, target=None):
+        return Explanation(
+            torch.full((images.shape[0], 1, 224, 224), 0.5),
+            torch.zeros(images.shape[0], dtype=torch.long),
+        )
+
     truth.order = [r.image_id for r in data]
     cache = DictCache()
-    rows, kept = evaluate_methods(model, data, {"truth": truth, "flat": flat}, model_name="toy",
-                                  batch_size=2, cache=cache, keep=["1002"], progress=False)
+    rows, kept = evaluate_methods(
+        model,
+        data,
+        {"truth": truth, "flat": flat},
+        model_name="toy",
+        batch_size=2,
+        cache=cache,
+        keep=["1002"],
+        progress=False,
+    )
     assert len(rows) == 6 and truth.calls == 2
     by = {(r["image_id"], r["method"]): r for r in rows}
     for record in data:
@@ -166,13 +188,20 @@ def test_evaluate_methods_cache_and_shards():
         assert by[(record.image_id, "flat")]["auc_judd"] == pytest.approx(inside / 2 + 1 / 8, abs=0.02)
     assert kept[("1002", "truth")]["map"].shape == (224, 224)
     # second run: everything comes from the cache, the explainer is not called again
-    rows2, _ = evaluate_methods(model, data, {"truth": truth, "flat": flat}, model_name="toy",
-                                batch_size=2, cache=cache, keep=["1002"], progress=False)
+    rows2, _ = evaluate_methods(
+        model,
+        data,
+        {"truth": truth, "flat": flat},
+        model_name="toy",
+        batch_size=2,
+        cache=cache,
+        keep=["1002"],
+        progress=False,
+    )
     assert truth.calls == 2 and rows2 == rows
     # shards partition the images
     truth.order = ["1002"]
-    shard_rows, _ = evaluate_methods(model, data, {"truth": truth}, model_name="toy", shard="1/3",
-                                     progress=False)
+    shard_rows, _ = evaluate_methods(model, data, {"truth": truth}, model_name="toy", shard="1/3", progress=False)
     assert [r["image_id"] for r in shard_rows] == ["1002"]
     table = summarise_gaze(rows)
     assert table["truth"]["n"] == 3 and set(table) == {"truth", "flat"}
@@ -239,9 +268,19 @@ def test_gaze_loops_share_the_cache_loop_and_the_key_builder():
     assert all(k["version"] == RESULTS_VERSION and k["task"] == "gaze" and k["method"] == "flat" for k in keys)
     assert sorted(k["image"] for k in keys) == ["1001", "1002", "1003"]
     assert all(k["explainer"] == explainer_settings(flat) and k["model"] == "toy" for k in keys)
-    assert keys[0] == result_key("gaze", "flat", keys[0]["image"], model="toy", explainer=explainer_settings(flat),
-                                 dataset=keys[0]["dataset"], image_size=keys[0]["image_size"], input_size=224,
-                                 target="predicted", metrics=METRIC_SETTINGS, view="crop")
+    assert keys[0] == result_key(
+        "gaze",
+        "flat",
+        keys[0]["image"],
+        model="toy",
+        explainer=explainer_settings(flat),
+        dataset=keys[0]["dataset"],
+        image_size=keys[0]["image_size"],
+        input_size=224,
+        target="predicted",
+        metrics=METRIC_SETTINGS,
+        view="crop",
+    )
     # the reference rows: the same loop, record by record in the records' order
     references = evaluate_references(data, cache=cache, progress=False)
     writes = cache.writes

@@ -5,6 +5,7 @@ pysaliency was tried as an independent implementation: version 0.2.22 installs f
 PyPI here but does not import (it needs ``pkg_resources`` and NumPy's removed
 ``np.trapz``), so the reference below is a plain Python loop instead.
 """
+
 import itertools
 import math
 
@@ -99,10 +100,8 @@ def test_tied_fixated_minima_are_averaged_over_tie_orders():
     """The failure this rule fixes: fixated pixels tied at the map's minimum (0 outside a model's
     window). Counting ties with >= jumped from the last nonzero fixated value straight to (1, 1),
     skipping the non-fixated pixels with lower but nonzero values."""
-    saliency = torch.tensor([[0.9, 0.5, 0.3, 0.2, 0.1],
-                             [0.0, 0.0, 0.0, 0.6, 0.05]], dtype=torch.float64)
-    fixated = torch.tensor([[True, False, False, False, False],
-                            [True, True, False, True, False]])
+    saliency = torch.tensor([[0.9, 0.5, 0.3, 0.2, 0.1], [0.0, 0.0, 0.0, 0.6, 0.05]], dtype=torch.float64)
+    fixated = torch.tensor([[True, False, False, False, False], [True, True, False, True, False]])
     got = auc_judd(saliency[None, None], fixated[None, None]).item()
     expected = reference_expected_auc_judd(saliency.numpy(), fixated.numpy())
     assert got == pytest.approx(expected, abs=1e-12)
@@ -195,8 +194,7 @@ def test_agrees_with_reference_loop(ties):
     got_auc, got_nss = auc_judd(maps, masks), nss(maps, masks)
     for b, (saliency, fixated) in enumerate(cases):
         if not ties:  # distinct values: the benchmark's rule exactly
-            assert got_auc[b].item() == pytest.approx(reference_auc_judd(saliency.numpy(), fixated.numpy()),
-                                                      abs=1e-12)
+            assert got_auc[b].item() == pytest.approx(reference_auc_judd(saliency.numpy(), fixated.numpy()), abs=1e-12)
         assert got_nss[b].item() == pytest.approx(reference_nss(saliency.numpy(), fixated.numpy()), rel=1e-9)
     if ties:  # the mean of the benchmark's jittered scores (Monte Carlo over seeds)
         runs = torch.stack([auc_judd(maps, masks, ties="jitter", seed=s) for s in range(400)])
@@ -211,8 +209,8 @@ def test_batched_equals_one_by_one():
     masks = torch.stack([c[1] for c in cases])[:, None]
     batch_auc, batch_nss = auc_judd(maps, masks), nss(maps, masks)
     for b in range(3):
-        assert auc_judd(maps[b:b + 1], masks[b:b + 1]).item() == pytest.approx(batch_auc[b].item(), abs=1e-12)
-        assert nss(maps[b:b + 1], masks[b:b + 1]).item() == pytest.approx(batch_nss[b].item(), abs=1e-12)
+        assert auc_judd(maps[b : b + 1], masks[b : b + 1]).item() == pytest.approx(batch_auc[b].item(), abs=1e-12)
+        assert nss(maps[b : b + 1], masks[b : b + 1]).item() == pytest.approx(batch_nss[b].item(), abs=1e-12)
 
 
 def test_invariances():

@@ -1,4 +1,5 @@
 """ImageNet validation loader on a fabricated folder in the official layout (no ImageNet here)."""
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +11,10 @@ from fovex_lib.datasets.imagenet_val import imagenet_synsets, load_imagenet_val,
 XML = """<annotation><folder>val</folder><filename>{name}</filename>
 <size><width>{w}</width><height>{h}</height><depth>3</depth></size>
 {objects}</annotation>"""
-OBJ = ("<object><name>{synset}</name>"
-       "<bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax></bndbox></object>")
+OBJ = (
+    "<object><name>{synset}</name>"
+    "<bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax></bndbox></object>"
+)
 
 
 def _write(images, boxes, n, synset, size, objs, subfolder=None):
@@ -31,10 +34,11 @@ def imagenet(tmp_path):
     images, boxes = tmp_path / "val", tmp_path / "bbox"
     boxes.mkdir()
     synsets = imagenet_synsets()
-    _write(images, boxes, 1, synsets[1], (300, 400), [(50, 60, 250, 200)])                  # goldfish
-    _write(images, boxes, 2, synsets[207], (400, 300), [(10, 100, 120, 300), (150, 120, 290, 390)],
-           subfolder=synsets[207])                                                            # sorted layout
-    _write(images, boxes, 3, synsets[999], (300, 400), [(0, 0, 40, 300)])                   # outside the crop
+    _write(images, boxes, 1, synsets[1], (300, 400), [(50, 60, 250, 200)])  # goldfish
+    _write(
+        images, boxes, 2, synsets[207], (400, 300), [(10, 100, 120, 300), (150, 120, 290, 390)], subfolder=synsets[207]
+    )  # sorted layout
+    _write(images, boxes, 3, synsets[999], (300, 400), [(0, 0, 40, 300)])  # outside the crop
     return images, boxes
 
 
@@ -83,8 +87,12 @@ def test_size_mismatch_and_mixed_synsets(tmp_path):
     (boxes / f"{name}.xml").write_text(xml)
     with pytest.raises(ValueError, match="do not belong together"):
         load_imagenet_val(images, boxes)
-    two = XML.format(name="x", w=50, h=50, objects=OBJ.format(1, 1, 9, 9, synset="n01440764")
-                     + OBJ.format(1, 1, 9, 9, synset="n01443537"))
+    two = XML.format(
+        name="x",
+        w=50,
+        h=50,
+        objects=OBJ.format(1, 1, 9, 9, synset="n01440764") + OBJ.format(1, 1, 9, 9, synset="n01443537"),
+    )
     (tmp_path / "two.xml").write_text(two)
     with pytest.raises(ValueError, match="several synsets"):
         read_box_xml(tmp_path / "two.xml")

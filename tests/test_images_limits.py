@@ -1,5 +1,6 @@
 """load_image on hostile or unusual files: size limits read from the header, EXIF orientation,
 and what happens to 16-bit colour PNGs (the documented behaviour). Every file is made here, small."""
+
 import struct
 import time
 import zlib
@@ -24,7 +25,7 @@ def write_png(path, pixels: np.ndarray, header_size: tuple[int, int] | None = No
     rows = []
     for y, row in enumerate(raw.astype(np.int16)):
         kind = y % 3
-        if kind == 1:    # Sub: difference to the byte one pixel to the left
+        if kind == 1:  # Sub: difference to the byte one pixel to the left
             row = row - np.concatenate([np.zeros(bpp, np.int16), row[:-bpp]])
         elif kind == 2:  # Up: difference to the byte above
             row = row - raw[y - 1].astype(np.int16)
@@ -36,8 +37,12 @@ def write_png(path, pixels: np.ndarray, header_size: tuple[int, int] | None = No
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+            + chunk(b"IEND", b"")
+        )
 
 
 def gradient(height: int, width: int) -> np.ndarray:
@@ -46,7 +51,6 @@ def gradient(height: int, width: int) -> np.ndarray:
 
 
 # --- item 8: same output for normal images, refusals, bounded memory ------------------
-
 
 
 def test_absurd_aspect_ratio_is_refused_before_decoding_unless_allowed(tmp_path):
@@ -102,7 +106,7 @@ def test_16_bit_rgb_png_is_read_at_8_bits_as_documented(tmp_path):
     write_png(tmp_path / "deep.png", values)
     x = load_image(tmp_path / "deep.png", size=None)[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(x, (values >> 8) / 255.0, atol=1e-6)
-    gray = (np.arange(12 * 7, dtype=np.uint16).reshape(12, 7) * 700)  # 16-bit grayscale: full depth
+    gray = np.arange(12 * 7, dtype=np.uint16).reshape(12, 7) * 700  # 16-bit grayscale: full depth
     Image.fromarray(gray).save(tmp_path / "gray16.png")
     g = load_image(tmp_path / "gray16.png", size=None)[0, 0].numpy()
     np.testing.assert_allclose(g, gray / 65535.0, atol=1e-6)

@@ -4,6 +4,7 @@ The banded path must give *exactly* the tensor of the simple rule (whole image a
 then ``resize_image``), for every mode, shape and size, and its peak memory must stay near
 Pillow's own 8-bit buffer instead of several float copies of the whole image.
 """
+
 import json
 import os
 import subprocess
@@ -86,12 +87,17 @@ def test_peak_memory_stays_near_pillows_own_buffer(tmp_path, height, width, limi
     """Before: the whole image as float64 and float32 (3000 x 4000: about 430 MiB more than
     Pillow's 46 MiB), or a 224 x 44800 float image for the 20 x 4000 strip."""
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(tmp_path / "big.png",
-                                                                                  compress_level=1)
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(
+        tmp_path / "big.png", compress_level=1
+    )
     Image.new("RGB", (300, 200)).save(tmp_path / "small.png")
-    run = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "big.png"), str(tmp_path / "small.png"),
-                          json.dumps(limits)], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "big.png"), str(tmp_path / "small.png"), json.dumps(limits)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["shape"] == [1, 3, 224, 224]

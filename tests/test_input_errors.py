@@ -1,6 +1,7 @@
 """Clear errors (what, why, how to fix) for input that used to give raw tracebacks or silent
 nonsense: image dtype vs model dtype, NaN logits, bad FovEx weights, string or empty
 targets, seeds outside the generator's range."""
+
 import warnings
 
 import numpy as np
@@ -23,6 +24,7 @@ def images(dtype=torch.float32, batch=2):
 
 
 # --- image dtype vs model dtype -------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_float64_images_for_a_float32_model_are_converted_with_a_note():
@@ -49,6 +51,7 @@ def test_half_precision_mismatch_raises_with_the_fix():
 
 
 # --- NaN logits ------------------------------------------------------------------------
+
 
 class NaNAfter(nn.Module):
     """tiny_cnn's logits for the first ``calls`` calls, NaN afterwards."""
@@ -104,15 +107,19 @@ def test_nan_logits_in_a_baseline_raise():
 
 # --- FovEx weights ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("weights, error, match", [
-    ([1.0, float("nan")], ValueError, "1 NaN or infinite"),
-    ([1.0, float("inf")], ValueError, "NaN or infinite"),
-    ([1.0, -0.5], ValueError, "must be >= 0, got -0.5"),
-    ([0.0, 0.0], ValueError, "all zero"),
-    ([1.0, 1.0, 1.0], ValueError, "3 entries per image but the scanpath has 2"),
-    ("uniform", TypeError, "must be numbers, got the string"),
-    ([True, False], TypeError, "real numbers"),
-])
+
+@pytest.mark.parametrize(
+    "weights, error, match",
+    [
+        ([1.0, float("nan")], ValueError, "1 NaN or infinite"),
+        ([1.0, float("inf")], ValueError, "NaN or infinite"),
+        ([1.0, -0.5], ValueError, "must be >= 0, got -0.5"),
+        ([0.0, 0.0], ValueError, "all zero"),
+        ([1.0, 1.0, 1.0], ValueError, "3 entries per image but the scanpath has 2"),
+        ("uniform", TypeError, "must be numbers, got the string"),
+        ([True, False], TypeError, "real numbers"),
+    ],
+)
 def test_bad_weights_are_refused_when_the_explainer_is_made(weights, error, match):
     with pytest.raises(error, match=match):
         FovEx(tiny_cnn(), **SMALL, weights=weights)
@@ -129,6 +136,7 @@ def test_attribution_map_checks_weights_too():
 
 
 # --- targets -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def explainer():
@@ -154,6 +162,7 @@ def test_unconvertible_targets_are_refused(explainer):
 
 # --- seeds ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", [-1, 2**63, 2**64 - 1, -(2**63)])
 def test_seeds_outside_the_generator_range_are_refused(seed):
     with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*63\).*seed % 2\*\*63"):
@@ -171,17 +180,30 @@ def test_the_largest_seed_works():
 
 # ----------------------------------------------------------------- one positive-int check, one seed check
 
-@pytest.mark.parametrize("call, name", [
-    (lambda v: FovEx(tiny_cnn(), steps=v), "steps"),
-    (lambda v: make_explainer("rise", tiny_cnn(), n_masks=v), "n_masks"),
-    (lambda v: make_explainer("meaningful_perturbation", tiny_cnn(), iterations=v), "iterations"),
-    (lambda v: __import__("fovex_lib.metrics", fromlist=["deletion"]).deletion(
-        tiny_cnn(), torch.rand(1, 3, 16, 16, dtype=torch.float64), torch.rand(1, 1, 16, 16, dtype=torch.float64),
-        0, batch_size=v), "batch_size"),
-    (lambda v: __import__("fovex_lib.datasets.synthetic", fromlist=["make_dataset"]).make_dataset(v, seed=0), "n"),
-    (lambda v: __import__("fovex_lib.tools.stats", fromlist=["bootstrap_ci"]).bootstrap_ci([1.0, 2.0], n_boot=v),
-     "n_boot"),
-])
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda v: FovEx(tiny_cnn(), steps=v), "steps"),
+        (lambda v: make_explainer("rise", tiny_cnn(), n_masks=v), "n_masks"),
+        (lambda v: make_explainer("meaningful_perturbation", tiny_cnn(), iterations=v), "iterations"),
+        (
+            lambda v: __import__("fovex_lib.metrics", fromlist=["deletion"]).deletion(
+                tiny_cnn(),
+                torch.rand(1, 3, 16, 16, dtype=torch.float64),
+                torch.rand(1, 1, 16, 16, dtype=torch.float64),
+                0,
+                batch_size=v,
+            ),
+            "batch_size",
+        ),
+        (lambda v: __import__("fovex_lib.datasets.synthetic", fromlist=["make_dataset"]).make_dataset(v, seed=0), "n"),
+        (
+            lambda v: __import__("fovex_lib.tools.stats", fromlist=["bootstrap_ci"]).bootstrap_ci([1.0, 2.0], n_boot=v),
+            "n_boot",
+        ),
+    ],
+)
 def test_every_count_is_checked_the_same_way(call, name):
     """Not an int: TypeError; an int below the minimum: ValueError; both name the argument."""
     with pytest.raises(TypeError, match=rf"{name} must be an int >= \d+, got 2.5 \(float\)"):
@@ -199,8 +221,11 @@ def test_every_seed_is_checked_the_same_way():
 
     maps, masks = torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     masks[0, 0, 2, 3] = True
-    for call in (lambda s: make_dataset(2, seed=s), lambda s: bootstrap_ci([1.0, 2.0], seed=s),
-                 lambda s: auc_judd(maps, masks, ties="jitter", seed=s)):
+    for call in (
+        lambda s: make_dataset(2, seed=s),
+        lambda s: bootstrap_ci([1.0, 2.0], seed=s),
+        lambda s: auc_judd(maps, masks, ties="jitter", seed=s),
+    ):
         with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*63\)"):
             call(-1)
         with pytest.raises(TypeError, match=r"seed must be an int in \[0, 2\*\*63\)"):

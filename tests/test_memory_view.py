@@ -1,4 +1,5 @@
 """foveate_with_memory without a candidate fixation: the view of the memory alone (chapter 3)."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Metrics on analytic fixtures: EBPG, deletion / insertion, % drop / increase, the evaluation loop."""
+
 import math
 import warnings
 
@@ -63,8 +64,14 @@ class SumModel(nn.Module):
 
 def classifier(seed=0):
     """tiny_cnn behind an ImageClassifier (it has the mean / std the default substrates need)."""
-    return ImageClassifier(tiny_cnn(seed=seed), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
-                           [f"c{i}" for i in range(5)], input_size=(64, 64), name=f"tiny{seed}").eval()
+    return ImageClassifier(
+        tiny_cnn(seed=seed),
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        [f"c{i}" for i in range(5)],
+        input_size=(64, 64),
+        name=f"tiny{seed}",
+    ).eval()
 
 
 def box_map(size, box):
@@ -94,8 +101,8 @@ def test_ebpg_indicator_map_scores_100_and_uniform_map_scores_area_share():
 
 def test_ebpg_weighted_map_by_hand():
     m = torch.zeros(1, 1, 4, 4)
-    m[0, 0, 0, 0] = 3.0   # inside
-    m[0, 0, 3, 3] = 1.0   # outside
+    m[0, 0, 0, 0] = 3.0  # inside
+    m[0, 0, 3, 3] = 1.0  # outside
     assert energy_pointing_game(m, [[(0, 0, 2, 2)]]).values.item() == pytest.approx(75.0)
 
 
@@ -105,15 +112,18 @@ def test_ebpg_zero_map_is_nan_with_warning():
     assert torch.isnan(out).all()
 
 
-@pytest.mark.parametrize("boxes, match", [
-    ([[]], "non-empty list"),
-    ([[(4, 4, 4, 6)]], "empty"),
-    ([[(5, 2, 3, 6)]], "empty"),
-    ([[(-1, 0, 4, 4)]], "outside"),
-    ([[(0, 0, 9, 4)]], "outside"),
-    ([[(1.1, 1.1, 1.4, 1.4)]], "no pixel"),
-    ([[(0, 0, 4, 4)], [(0, 0, 4, 4)]], "2 images"),
-])
+@pytest.mark.parametrize(
+    "boxes, match",
+    [
+        ([[]], "non-empty list"),
+        ([[(4, 4, 4, 6)]], "empty"),
+        ([[(5, 2, 3, 6)]], "empty"),
+        ([[(-1, 0, 4, 4)]], "outside"),
+        ([[(0, 0, 9, 4)]], "outside"),
+        ([[(1.1, 1.1, 1.4, 1.4)]], "no pixel"),
+        ([[(0, 0, 4, 4)], [(0, 0, 4, 4)]], "2 images"),
+    ],
+)
 def test_ebpg_bad_boxes(boxes, match):
     with pytest.raises(ValueError, match=match):
         energy_pointing_game(torch.rand(1, 1, 8, 8), boxes)
@@ -206,7 +216,7 @@ def _naive_curve(model, image, saliency, target, step, substrate_image, kind):
     scores = []
     for k in range(math.ceil(h * w / step) + 1):
         x = start.clone().reshape(3, -1)
-        chosen = torch.from_numpy(order[:min(k * step, h * w)])
+        chosen = torch.from_numpy(order[: min(k * step, h * w)])
         x[:, chosen] = end.reshape(3, -1)[:, chosen]
         with torch.no_grad():
             scores.append(torch.softmax(model(x.reshape(1, 3, h, w)), 1)[0, target].item())
@@ -225,8 +235,11 @@ def test_batched_curves_equal_naive_loop(noise_images, kind):
     substrate = "black" if kind == "deletion" else "mean"
     got = fn(model, noise_images, maps, targets, step=step, substrate=substrate, batch_size=7)
     for b in range(3):
-        sub = torch.zeros_like(noise_images[b]) if kind == "deletion" else \
-            noise_images[b].mean((1, 2), keepdim=True).expand_as(noise_images[b])
+        sub = (
+            torch.zeros_like(noise_images[b])
+            if kind == "deletion"
+            else noise_images[b].mean((1, 2), keepdim=True).expand_as(noise_images[b])
+        )
         want = _naive_curve(model, noise_images[b], maps[b, 0], targets[b], step, sub, kind)
         assert got.curves[b].numpy() == pytest.approx(want, abs=1e-10)
     # batch composition does not matter: one image alone gives its row of the batch
@@ -298,7 +311,7 @@ def test_drop_increase_by_hand():
     x = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
     x[:, 0] = torch.linspace(0.1, 0.9, 16, dtype=torch.float64).view(4, 4)
     m = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
-    m[:, :, :2] = 1.0   # keep the top half
+    m[:, :, :2] = 1.0  # keep the top half
     m[:, :, 2:] = 0.25  # dim the bottom half
     targets = [0, 2]
     # by hand: s = 0.05 * sum of channel 0
@@ -368,14 +381,21 @@ def test_every_metric_takes_the_same_leading_arguments_and_names_the_substrate_a
     assert list(inspect.signature(energy_pointing_game).parameters) == ["maps", "regions"]
     assert list(inspect.signature(mask_images).parameters)[:3] == ["images", "maps", "substrate"]
     assert {k for k in metric_settings() if "substrate" in k} == {
-        "drop_increase_substrate", "deletion_substrate", "insertion_substrate"}
+        "drop_increase_substrate",
+        "deletion_substrate",
+        "insertion_substrate",
+    }
 
 
 def test_every_metric_returns_a_metric_result_with_the_same_shapes(noise_images):
     model = classifier(seed=1)
     maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    results = [fn(model, noise_images, maps, [0, 1, 2], step=1024) if fn is not drop_increase
-               else fn(model, noise_images, maps, [0, 1, 2]) for fn in MODEL_METRICS]
+    results = [
+        fn(model, noise_images, maps, [0, 1, 2], step=1024)
+        if fn is not drop_increase
+        else fn(model, noise_images, maps, [0, 1, 2])
+        for fn in MODEL_METRICS
+    ]
     results.append(energy_pointing_game(maps, [[(0, 0, 32, 32)]] * 3))
     for result, kind in zip(results, [DropIncrease, Curves, Curves, MetricResult]):
         assert isinstance(result, MetricResult) and type(result) is kind
@@ -398,16 +418,23 @@ def test_every_metric_returns_a_metric_result_with_the_same_shapes(noise_images)
     assert partly.mean() == pytest.approx(float(partly.values[:2].mean()))
 
 
-@pytest.mark.parametrize("call, new", [
-    (lambda m, x, s: drop_increase(m, x, s, mode="mean"), "substrate"),
-    (lambda m, x, s: drop_increase(m, x, s, target=0), "targets"),
-    (lambda m, x, s: deletion(m, x, s, target=0), "targets"),
-    (lambda m, x, s: insertion(m, x, s, target=0), "targets"),
-    (lambda m, x, s: mask_images(x, s, mode="mean"), "substrate"),
-    (lambda m, x, s: metric_settings(mask_mode="mean"), "drop_increase_substrate"),
-    (lambda m, x, s: evaluate_method(m, CountingExplainer(), x, ["a", "b", "c"], [0, 1, 2],
-                                     settings={"mask_mode": "mean"}), "drop_increase_substrate"),
-])
+@pytest.mark.parametrize(
+    "call, new",
+    [
+        (lambda m, x, s: drop_increase(m, x, s, mode="mean"), "substrate"),
+        (lambda m, x, s: drop_increase(m, x, s, target=0), "targets"),
+        (lambda m, x, s: deletion(m, x, s, target=0), "targets"),
+        (lambda m, x, s: insertion(m, x, s, target=0), "targets"),
+        (lambda m, x, s: mask_images(x, s, mode="mean"), "substrate"),
+        (lambda m, x, s: metric_settings(mask_mode="mean"), "drop_increase_substrate"),
+        (
+            lambda m, x, s: evaluate_method(
+                m, CountingExplainer(), x, ["a", "b", "c"], [0, 1, 2], settings={"mask_mode": "mean"}
+            ),
+            "drop_increase_substrate",
+        ),
+    ],
+)
 def test_old_argument_names_raise_a_type_error_naming_the_new_one(noise_images, call, new):
     maps = torch.rand(3, 1, 64, 64, dtype=torch.float64)
     with pytest.raises(TypeError, match=f"is now called '{new}'"):
@@ -448,8 +475,9 @@ def test_evaluate_method_cache_and_shards(noise_images):
     regions = [[(0, 0, 32, 32)]] * 3
     settings = {"step": 1024}
     explainer, cache = CountingExplainer(), DictCache()
-    full = evaluate_method(model, explainer, noise_images, ids, [0, 1, 2], regions, settings=settings,
-                           explain_batch=2, cache=cache)
+    full = evaluate_method(
+        model, explainer, noise_images, ids, [0, 1, 2], regions, settings=settings, explain_batch=2, cache=cache
+    )
     assert explainer.count == 3 and cache.puts == 3 and full.ids == ids
     # values equal the metric functions called directly
     maps = noise_images[:, :1]
@@ -464,8 +492,9 @@ def test_evaluate_method_cache_and_shards(noise_images):
     assert explainer.count == 3  # everything came from the cache
     for name in full.values:
         assert again.values[name] == pytest.approx(full.values[name])
-    part = evaluate_method(model, CountingExplainer(), noise_images, ids, [0, 1, 2], regions, settings=settings,
-                           shard="1/2")
+    part = evaluate_method(
+        model, CountingExplainer(), noise_images, ids, [0, 1, 2], regions, settings=settings, shard="1/2"
+    )
     assert part.ids == ["b"] and part.values["drop"] == pytest.approx(full.values["drop"][1:2])
     row = summarise_metrics(full)
     assert row["drop"] == pytest.approx(full.values["drop"].mean()) and row["n"] == 3

@@ -73,7 +73,7 @@ def test_vit_b_16_without_weights_says_how_to_provide_them(monkeypatch):
         return real(name, pretrained=False, **kwargs)
 
     monkeypatch.setattr(timm, "create_model", offline)
-    monkeypatch.setattr(models, "_hub_reachable", lambda timeout=None: True)   # no real probe in tests
+    monkeypatch.setattr(models, "_hub_reachable", lambda timeout=None: True)  # no real probe in tests
     with pytest.raises(RuntimeError, match="vit_b_16.*offline"):
         load_model("vit_b_16")
     model = load_model("vit_b_16", pretrained=False)

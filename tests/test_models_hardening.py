@@ -1,6 +1,7 @@
 """Model loading on an offline machine and with corrupt weight files (issue 13, items 11 and 12).
 No test touches the network: the hub probe is monkeypatched, and any other connection
 attempt is refused by a guard and recorded."""
+
 import socket
 import threading
 import time
@@ -45,8 +46,8 @@ def test_offline_hub_fails_fast_with_the_clear_message(no_network, monkeypatch, 
     with pytest.raises(RuntimeError, match=rf"{name}.*did not answer within 3 s.*offline.*weights="):
         load_model(name)
     assert time.monotonic() - start < limit
-    assert probes == [None] and no_network == []     # probed once, then no request at all
-    assert hf.HF_HUB_OFFLINE is False                  # offline mode was switched on only temporarily
+    assert probes == [None] and no_network == []  # probed once, then no request at all
+    assert hf.HF_HUB_OFFLINE is False  # offline mode was switched on only temporarily
 
 
 def test_hub_probe_is_short_and_configurable(monkeypatch):
@@ -59,7 +60,7 @@ def test_hub_probe_is_short_and_configurable(monkeypatch):
 
     class Handler(BaseHTTPRequestHandler):
         def do_HEAD(self):
-            self.send_response(404)    # any HTTP answer counts as reachable
+            self.send_response(404)  # any HTTP answer counts as reachable
             self.end_headers()
 
         def log_message(self, *args):
@@ -71,7 +72,7 @@ def test_hub_probe_is_short_and_configurable(monkeypatch):
     thread.start()
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
-    silent.listen(1)                   # the kernel accepts the connection; nobody ever answers
+    silent.listen(1)  # the kernel accepts the connection; nobody ever answers
     try:
         monkeypatch.setattr(hf, "ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}")
         assert models._hub_reachable(timeout=2.0)

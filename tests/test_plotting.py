@@ -3,6 +3,7 @@
 Figures are drawn with the Agg backend; the tests check what the helpers compute (pixel
 positions, extents, running minima, restart landings, table text) and what they draw.
 """
+
 import contextlib
 import io
 
@@ -37,22 +38,34 @@ def ax():
 
 # --- text_table ---------------------------------------------------------------------------
 
+
 def _old_print_modes(rows, title):
     """Chapter 6's former table printer, kept here to pin the layout."""
     print(title)
     print(f"{'method':24s}{'drop black':>12s}{'drop mean':>12s}{'incr black':>12s}{'incr mean':>12s}")
     for method, r in rows.items():
-        print(f"{method:24s}{r['drop_black']:12.2f}{r['drop_mean']:12.2f}"
-              f"{r['increase_black']:12.1f}{r['increase_mean']:12.1f}")
+        print(
+            f"{method:24s}{r['drop_black']:12.2f}{r['drop_mean']:12.2f}"
+            f"{r['increase_black']:12.1f}{r['increase_mean']:12.1f}"
+        )
 
 
 def test_text_table_reproduces_the_former_chapter_6_printer():
-    rows = {"FovEx": {"drop_black": 61.234, "drop_mean": 12.5, "increase_black": 0.0, "increase_mean": 33.33,
-                      "n": 6},
-            "Meaningful Perturbation": {"drop_black": 5.0, "drop_mean": 100.0, "increase_black": 50.0,
-                                        "increase_mean": 16.666}}
-    columns = [("drop_black", "drop black", ".2f"), ("drop_mean", "drop mean", ".2f"),
-               ("increase_black", "incr black", ".1f"), ("increase_mean", "incr mean", ".1f")]
+    rows = {
+        "FovEx": {"drop_black": 61.234, "drop_mean": 12.5, "increase_black": 0.0, "increase_mean": 33.33, "n": 6},
+        "Meaningful Perturbation": {
+            "drop_black": 5.0,
+            "drop_mean": 100.0,
+            "increase_black": 50.0,
+            "increase_mean": 16.666,
+        },
+    }
+    columns = [
+        ("drop_black", "drop black", ".2f"),
+        ("drop_mean", "drop mean", ".2f"),
+        ("increase_black", "incr black", ".1f"),
+        ("increase_mean", "incr mean", ".1f"),
+    ]
     old = io.StringIO()
     with contextlib.redirect_stdout(old):
         _old_print_modes(rows, "(a) efficientnet_lite0")
@@ -60,8 +73,7 @@ def test_text_table_reproduces_the_former_chapter_6_printer():
 
 
 def test_text_table_reproduces_the_former_chapter_5_seconds_table():
-    seconds = {("lite0", "fovex"): 1.15, ("lite0", "gradcam"): 0.275, ("vit", "fovex"): 0.078,
-               ("vit", "gae"): 0.002}
+    seconds = {("lite0", "fovex"): 1.15, ("lite0", "gradcam"): 0.275, ("vit", "fovex"): 0.078, ("vit", "gae"): 0.002}
     methods = {"fovex": "FovEx", "gradcam": "Grad-CAM", "gae": "GAE", "rise": "RISE"}
     names = ["lite0", "vit"]
     old = [f"{'method':26s}" + "".join(f"{n:>18s}" for n in names)]
@@ -89,6 +101,7 @@ def test_text_table_rejects_bad_widths():
 
 
 # --- crosses, boxes, grids --------------------------------------------------------------------
+
 
 def test_mark_fixations_returns_pixels_and_draws_current_and_earlier(ax):
     path = torch.tensor([[-0.25, 0.0], [0.5, 0.45], [-0.8, -0.8]])
@@ -132,6 +145,7 @@ def test_map_grid_layout_titles_and_boxes():
 
 
 # --- the fixation search (chapter 3) -----------------------------------------------------------
+
 
 def test_landscape_extent_centres_cells_on_their_fixations():
     left, right, bottom, top = landscape_extent(3, (5, 9))

@@ -11,6 +11,7 @@ Documented tolerance (fovex_lib.method.fixations, appendix B), measured here on 
   evidence box differs by at most 0.1, the median correlation between the fp32 and
   bf16 maps is at least 0.9, and at least 75 % of first fixations are identical.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -162,8 +163,11 @@ def test_metrics_under_bf16_are_within_tolerance(name, data):
     results = {}
     for key, net in (("fp32", model), ("bf16", fast)):
         di = drop_increase(net, images, maps, labels)
-        results[key] = (di, deletion(net, images, maps, labels, step=256),
-                        insertion(net, images, maps, labels, step=256))
+        results[key] = (
+            di,
+            deletion(net, images, maps, labels, step=256),
+            insertion(net, images, maps, labels, step=256),
+        )
     (di32, del32, ins32), (di16, del16, ins16) = results["fp32"], results["bf16"]
     assert not torch.equal(di32.scores, di16.scores)  # bf16 really ran
     assert (di32.scores - di16.scores).abs().max() <= 0.01
@@ -179,6 +183,12 @@ def test_channels_last_wrapper_changes_nothing_but_layout(noise_images):
     maps = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1))
     # tiny_cnn has no mean / std, so not the default (model-mean) substrate: black
     plain = deletion(model, images, maps, 0, step=512, substrate="black").curves
-    fast = deletion(with_precision(tiny_cnn(dtype=torch.float32), None, channels_last=True), images, maps, 0,
-                    step=512, substrate="black").curves
+    fast = deletion(
+        with_precision(tiny_cnn(dtype=torch.float32), None, channels_last=True),
+        images,
+        maps,
+        0,
+        step=512,
+        substrate="black",
+    ).curves
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-6)

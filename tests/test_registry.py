@@ -1,4 +1,5 @@
 """The registry (fovex_lib.registry): one front door for every method, named presets, seeds."""
+
 import json
 from pathlib import Path
 
@@ -39,8 +40,11 @@ def test_front_door_at_the_package_root():
 
 
 def test_list_methods(models):
-    assert list_methods() == list(METHODS) == ["fovex", "gradcam", "gradcam++", "random_cam", "rise",
-                                               "meaningful_perturbation", "gae", "cls_embedding"]
+    assert (
+        list_methods()
+        == list(METHODS)
+        == ["fovex", "gradcam", "gradcam++", "random_cam", "rise", "meaningful_perturbation", "gae", "cls_embedding"]
+    )
     assert list_methods() is not list_methods()  # a copy: callers may change it
     assert fovex_lib.registry.method_names() == list_methods()
     assert applicable_methods(models["vit"]) == list_methods()
@@ -83,17 +87,26 @@ def test_presets_reproduce_the_stored_tables():
     ch6 = json.loads((REPO / "book/data/ch6_metrics.provenance.json").read_text())["parameters"]
     assert ch6["fast"] is True  # stored before presets: fast=True (+ natural_fast on the photos)
     fovex_short = {"scanpath_length": 5, "steps": 10}
-    assert PRESETS["fast"] == {"fovex": fovex_short, "rise": {"n_masks": 300},
-                               "meaningful_perturbation": {"iterations": 50}}
+    assert PRESETS["fast"] == {
+        "fovex": fovex_short,
+        "rise": {"n_masks": 300},
+        "meaningful_perturbation": {"iterations": 50},
+    }
     photos = {m: {**PRESETS["fast"].get(m, {}), **ch6["natural_fast"].get(m, {})} for m in PRESETS["fast"]}
     assert PRESETS["metrics_photos"] == photos
     appendix_a = json.loads((REPO / "book/data/A_energy_in_box.provenance.json").read_text())["parameters"]
     assert {k: appendix_a[k] for k in fovex_short} == PRESETS["fast"]["fovex"]
     # chapters 5 and 7: their committed notebook outputs were computed with these
-    assert PRESETS["tour"] == {"fovex": fovex_short, "rise": {"n_masks": 200},
-                               "meaningful_perturbation": {"iterations": 30}}
-    assert PRESETS["gaze"] == {"fovex": fovex_short, "rise": {"n_masks": 100, "batch_size": 50},
-                               "meaningful_perturbation": {"iterations": 25}}
+    assert PRESETS["tour"] == {
+        "fovex": fovex_short,
+        "rise": {"n_masks": 200},
+        "meaningful_perturbation": {"iterations": 30},
+    }
+    assert PRESETS["gaze"] == {
+        "fovex": fovex_short,
+        "rise": {"n_masks": 100, "batch_size": 50},
+        "meaningful_perturbation": {"iterations": 25},
+    }
     from fovex_lib.bench import QUICK_SETTINGS
 
     assert (QUICK_SETTINGS["scanpath_length"], QUICK_SETTINGS["steps"]) == (2, 2)

@@ -1,4 +1,5 @@
 """Stored tables: round trip, provenance, atomic writes, and the results version of every table in the book."""
+
 import json
 from pathlib import Path
 
@@ -13,8 +14,10 @@ BOOK_DATA = Path(__file__).resolve().parent.parent / "book" / "data"
 def test_round_trip_with_provenance(tmp_path, monkeypatch):
     monkeypatch.setenv("FOVEX_RUN_COMMAND", "python -m fovex_lib run 7 -p all_images True")
     meta = provenance(wall_seconds=12.34, parameters={"n_images": 3})
-    rows = [{"image_id": "1001", "method": "FovEx", "nss": 1.23456789, "auc_judd": 0.7},
-            {"image_id": "1002", "method": "FovEx", "nss": float("nan"), "auc_judd": 0.6}]
+    rows = [
+        {"image_id": "1001", "method": "FovEx", "nss": 1.23456789, "auc_judd": 0.7},
+        {"image_id": "1002", "method": "FovEx", "nss": float("nan"), "auc_judd": 0.6},
+    ]
     path = save_table(tmp_path / "t.csv", rows, meta)
     table = load_table(path)
     assert table.rows[0] == {"image_id": "1001", "method": "FovEx", "nss": 1.234568, "auc_judd": 0.7}

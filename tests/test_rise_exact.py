@@ -9,6 +9,7 @@
 ``(sum - first / 2 - last / 2) / (len - 1)``. Our batched functions must reproduce its curves and
 AUCs.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -39,8 +40,14 @@ class Scaled(torch.nn.Module):
 def classifier(seed=0):
     """tiny_cnn (float64, logits scaled so that probabilities are not all 0 or 1) behind an
     ImageClassifier with ImageNet's mean / std."""
-    return ImageClassifier(Scaled(tiny_cnn(seed=seed, classes=5), 0.03), MEAN, STD, [f"c{i}" for i in range(5)],
-                           input_size=(H, W), name=f"tiny{seed}").eval()
+    return ImageClassifier(
+        Scaled(tiny_cnn(seed=seed, classes=5), 0.03),
+        MEAN,
+        STD,
+        [f"c{i}" for i in range(5)],
+        input_size=(H, W),
+        name=f"tiny{seed}",
+    ).eval()
 
 
 def gkern(klen, nsig):
@@ -80,7 +87,7 @@ def rise_causal_metric(net, z, saliency, mode, step, substrate_fn, raster_first_
         with torch.no_grad():
             scores[i] = softmax_net(torch.from_numpy(start.reshape(z.shape)))[0, c].item()
         if i < n_steps:
-            coords = salient_order[step * i:step * (i + 1)]
+            coords = salient_order[step * i : step * (i + 1)]
             start[:, coords] = finish[:, coords]
     return scores, c
 
@@ -92,8 +99,7 @@ def rise_reference(model, images, maps, mode, step, raster_first_ties=False):
     rows, aucs, classes = [], [], []
     for x, m in zip(images, maps):
         z = (x[None] - model.mean) / model.std
-        scores, c = rise_causal_metric(model.net, z, m[0].numpy(), mode, step, substrate_fn,
-                                       raster_first_ties)
+        scores, c = rise_causal_metric(model.net, z, m[0].numpy(), mode, step, substrate_fn, raster_first_ties)
         rows.append(scores)
         aucs.append(rise_auc(scores))
         classes.append(c)
@@ -115,8 +121,9 @@ def saliency_maps(kind):
 
 @pytest.mark.parametrize("maps_kind", ["continuous", "ties"])
 # 96 divides HW = 960; 100 leaves a last step of 60; None = W (more steps: slow, make test-fast runs 100)
-@pytest.mark.parametrize("step", [pytest.param(96, marks=pytest.mark.slow), 100,
-                                  pytest.param(None, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "step", [pytest.param(96, marks=pytest.mark.slow), 100, pytest.param(None, marks=pytest.mark.slow)]
+)
 def test_curves_and_aucs_equal_rise(images, maps_kind, step):
     model = classifier()
     maps = saliency_maps(maps_kind)
@@ -166,7 +173,7 @@ def test_blur_substrate_is_padded_with_the_model_mean_colour(images):
     r = 11 // 2
     mean = model.mean.double()
     padded = mean.expand(4, 3, H + 2 * r, W + 2 * r).clone()
-    padded[..., r:r + H, r:r + W] = images
+    padded[..., r : r + H, r : r + W] = images
     kernel = rise_gaussian_kernel(11, 5.0).double().expand(3, 1, 11, 11)
     by_mean_padding = F.conv2d(padded, kernel, groups=3)
     torch.testing.assert_close(blurred, by_mean_padding, rtol=0, atol=1e-6)
@@ -196,7 +203,7 @@ def test_batch_invariance(images):
     for fn in (deletion, insertion):
         together = fn(model, images, maps, targets, step=100, batch_size=7)
         for b in range(4):
-            alone = fn(model, images[b:b + 1], maps[b:b + 1], targets[b], step=100, batch_size=64)
+            alone = fn(model, images[b : b + 1], maps[b : b + 1], targets[b], step=100, batch_size=64)
             torch.testing.assert_close(alone.curves[0], together.curves[b], rtol=0, atol=1e-12)
             torch.testing.assert_close(alone.auc[0], together.auc[b], rtol=0, atol=1e-12)
 

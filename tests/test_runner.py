@@ -1,4 +1,5 @@
 """The chapter runner (fovex_lib.tools.runner, python -m fovex_lib) on a tiny fixture chapter."""
+
 import json
 import subprocess
 import sys
@@ -88,8 +89,9 @@ def test_grid_parsing_and_names():
 
 @pytest.mark.slow
 def test_grid_runs_every_combination_and_survives_a_failure(tmp_path):
-    results = run_chapter(CHAPTER, tmp_path, parameters={"fail_at": "3", "label": "grid"},
-                          grid={"n": ["2", "3", "4"]}, raw=True, log=None)
+    results = run_chapter(
+        CHAPTER, tmp_path, parameters={"fail_at": "3", "label": "grid"}, grid={"n": ["2", "3", "4"]}, raw=True, log=None
+    )
     assert [r.ok for r in results] == [True, False, True]
     assert "asked to fail at n=3" in results[1].error
     for r, n in zip(results, [2, 3, 4]):
@@ -116,16 +118,33 @@ def test_existing_outputs_are_not_overwritten(tmp_path):
 
 @pytest.mark.slow
 def test_command_line_run_with_shard(tmp_path):
-    cmd = [sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path), "-p", "n", "4",
-           "--shard", "1/2", "--no-html"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fovex_lib",
+        "run",
+        str(CHAPTER),
+        "-o",
+        str(tmp_path),
+        "-p",
+        "n",
+        "4",
+        "--shard",
+        "1/2",
+        "--no-html",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "runner_chapter__shard-1-of-2.ipynb"
     assert "RESULT label=demo # 1 n=4 scale=1.5 total=21.0 shard=1/2" in outputs_text(out)
     meta = nbformat.read(out, as_version=4).metadata.papermill.parameters
     assert json.loads(json.dumps(meta)) == {"n": 4, "shard": "1/2"}
-    bad = subprocess.run([sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path / "x"),
-                          "-p", "steps", "3"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fovex_lib", "run", str(CHAPTER), "-o", str(tmp_path / "x"), "-p", "steps", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "no parameter 'steps'" in bad.stderr and "scale = 1.5" in bad.stderr
     assert not (tmp_path / "x").exists()
 
@@ -168,8 +187,9 @@ def test_a_real_chapter_becomes_an_html_report(tmp_path):
     assert "Memory state" in html and "<img" in html
     nb = nbformat.read(tmp_path / "02_memory_state.ipynb", as_version=4)
     assert nb.metadata.papermill.parameters == {"forgetting": 0.5}
-    assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []))
+    assert not any(
+        o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Issue 13, items 5, 6 and 11 (runner / command-line part): interrupted and failed runs leave
 nothing that looks complete, outputs are written atomically, and bad options are clear errors
 (exit status 2) checked before anything runs."""
+
 import contextlib
 import os
 import signal
@@ -24,7 +25,7 @@ CHAPTER = Path(__file__).parent / "fixtures" / "runner_chapter.md"
 
 #: A chapter whose run ``n == slow_at`` writes its kernel's pid to ``marker`` and then sleeps,
 #: and whose run ``n == fail_at`` raises.
-SLOW_CHAPTER = textwrap.dedent('''\
+SLOW_CHAPTER = textwrap.dedent("""\
     ---
     jupytext:
       text_representation:
@@ -59,7 +60,7 @@ SLOW_CHAPTER = textwrap.dedent('''\
         time.sleep(120)
     print(f"DONE n={n}")
     ```
-    ''')
+    """)
 
 
 @pytest.fixture
@@ -106,12 +107,21 @@ def test_sigint_stops_the_grid_and_leaves_only_finished_or_marked_runs(slow_chap
 
     threading.Thread(target=interrupt_when_slow, daemon=True).start()
     with pytest.raises(KeyboardInterrupt) as stopped:
-        run_chapter(slow_chapter, out, parameters={"fail_at": 2, "slow_at": 3, "marker": str(marker)},
-                    grid={"n": [1, 2, 3]}, log=None)
+        run_chapter(
+            slow_chapter,
+            out,
+            parameters={"fail_at": 2, "slow_at": 3, "marker": str(marker)},
+            grid={"n": [1, 2, 3]},
+            log=None,
+        )
     assert marker.exists(), "the interrupt came before the slow cell started"
     # nothing under the interrupted run's names; the finished ones are complete or clearly failed
-    assert sorted(p.name for p in out.iterdir()) == ["slow__n=1.html", "slow__n=1.ipynb",
-                                                     "slow__n=2.html", "slow__n=2.ipynb"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "slow__n=1.html",
+        "slow__n=1.ipynb",
+        "slow__n=2.html",
+        "slow__n=2.ipynb",
+    ]
     assert run_status(out / "slow__n=1.ipynb") == "ok"
     failed = nbformat.read(out / "slow__n=2.ipynb", as_version=4)
     assert run_status(out / "slow__n=2.ipynb") == "failed"
@@ -129,10 +139,25 @@ def test_sigterm_on_the_command_line_exits_nonzero_and_cleans_up(slow_chapter, t
     temp = tmp_path / "tmp"
     temp.mkdir()
     marker, out = tmp_path / "kernel.pid", tmp_path / "out"
-    cmd = [sys.executable, "-m", "fovex_lib", "run", str(slow_chapter), "-o", str(out), "--no-html",
-           "-p", "slow_at", "1", "-p", "marker", str(marker)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(temp)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "fovex_lib",
+        "run",
+        str(slow_chapter),
+        "-o",
+        str(out),
+        "--no-html",
+        "-p",
+        "slow_at",
+        "1",
+        "-p",
+        "marker",
+        str(marker),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temp)}
+    )
     try:
         wait_for(lambda: marker.exists() or proc.poll() is not None, 90, "the slow cell")
         assert marker.exists(), proc.communicate()
@@ -248,8 +273,9 @@ def test_bad_timeout_is_exit_status_2(value, tmp_path, monkeypatch, capsys):
 
 
 def test_unknown_kernel_is_exit_status_2_before_anything_runs(tmp_path, monkeypatch, capsys):
-    code, err = cli(["run", str(CHAPTER), "-o", str(tmp_path / "out"), "--kernel", "no-such-kernel"],
-                    monkeypatch, capsys)
+    code, err = cli(
+        ["run", str(CHAPTER), "-o", str(tmp_path / "out"), "--kernel", "no-such-kernel"], monkeypatch, capsys
+    )
     assert code == 2 and "no Jupyter kernel named 'no-such-kernel'" in err and "python3" in err
     assert not (tmp_path / "out").exists()
 
@@ -352,12 +378,21 @@ def test_interrupted_run_then_rerun_with_the_same_cache_gives_the_uninterrupted_
     marker = tmp_path / "kernel.pid"
 
     def run(name, **parameters):
-        return run_chapter(chapter, tmp_path / name, parameters={"cache_dir": str(tmp_path / f"cache_{name}"),
-                                                                 "table": str(tmp_path / f"{name}.csv"),
-                                                                 **parameters}, html=False, log=None)
+        return run_chapter(
+            chapter,
+            tmp_path / name,
+            parameters={
+                "cache_dir": str(tmp_path / f"cache_{name}"),
+                "table": str(tmp_path / f"{name}.csv"),
+                **parameters,
+            },
+            html=False,
+            log=None,
+        )
 
     # the reference: one uninterrupted run with its own cache
     assert [r.ok for r in run("whole")] == [True]
+
     # interrupted in the third explainer call: two batches (4 images) are cached, nothing else is final
     def interrupt_when_slow():
         with contextlib.suppress(AssertionError):

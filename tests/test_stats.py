@@ -1,4 +1,5 @@
 """Bootstrap intervals and paired comparisons, checked against scipy.stats.bootstrap."""
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
@@ -9,8 +10,14 @@ from fovex_lib.tools.stats import Interval, bootstrap_ci, compare_methods, forma
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
     values = np.random.default_rng(1).gamma(2.0, 1.0, size=60)
     ours = bootstrap_ci(values, n_boot=20000, seed=3)
-    ref = scipy_stats.bootstrap((values,), np.mean, n_resamples=20000, method="percentile",
-                                confidence_level=0.95, random_state=np.random.default_rng(9)).confidence_interval
+    ref = scipy_stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=20000,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=np.random.default_rng(9),
+    ).confidence_interval
     width = ref.high - ref.low
     assert ours.mean == pytest.approx(values.mean())
     assert ours.low == pytest.approx(ref.low, abs=0.05 * width)
@@ -31,10 +38,10 @@ def test_interval_is_seeded_and_covers_the_true_mean_about_95_percent_of_the_tim
 
 def test_pairing_resolves_a_shift_that_the_separate_intervals_do_not():
     rng = np.random.default_rng(2)
-    base = rng.normal(0.0, 1.0, 50)           # large image-to-image spread shared by both methods
+    base = rng.normal(0.0, 1.0, 50)  # large image-to-image spread shared by both methods
     better = base + 0.1 + rng.normal(0, 0.02, 50)
     a, b = bootstrap_ci(better), bootstrap_ci(base)
-    assert a.low < b.high                     # the intervals overlap
+    assert a.low < b.high  # the intervals overlap
     diff = paired_difference(better, base)
     assert diff.excludes_zero() and diff.low > 0.08 and diff.high < 0.12
     assert verdict(diff, higher_is_better=True) == "better"
@@ -43,8 +50,11 @@ def test_pairing_resolves_a_shift_that_the_separate_intervals_do_not():
 
 
 def test_compare_methods_rows_and_table():
-    per_image = {"FovEx": np.array([0.5, 0.6, 0.7, 0.8]), "A": np.array([0.9, 1.0, 1.1, 1.2]),
-                 "B": np.array([0.5, 0.61, 0.69, 0.8])}
+    per_image = {
+        "FovEx": np.array([0.5, 0.6, 0.7, 0.8]),
+        "A": np.array([0.9, 1.0, 1.1, 1.2]),
+        "B": np.array([0.5, 0.61, 0.69, 0.8]),
+    }
     rows = compare_methods(per_image, "FovEx", higher_is_better=True, n_boot=1000)
     assert [r["method"] for r in rows] == ["FovEx", "A", "B"]
     assert "diff" not in rows[0]
@@ -68,8 +78,12 @@ def test_bad_input_is_refused():
 def test_per_image_values_aligns_by_image_and_refuses_gaps():
     from fovex_lib.tools.stats import per_image_values
 
-    rows = [{"image_id": "2", "method": "A", "nss": 2.0}, {"image_id": "1", "method": "A", "nss": 1.0},
-            {"image_id": "1", "method": "B", "nss": 10.0}, {"image_id": "2", "method": "B", "nss": 20.0}]
+    rows = [
+        {"image_id": "2", "method": "A", "nss": 2.0},
+        {"image_id": "1", "method": "A", "nss": 1.0},
+        {"image_id": "1", "method": "B", "nss": 10.0},
+        {"image_id": "2", "method": "B", "nss": 20.0},
+    ]
     got = per_image_values(rows, "nss")
     assert list(got) == ["A", "B"]
     np.testing.assert_array_equal(got["A"], [1.0, 2.0])
@@ -85,12 +99,17 @@ def test_per_image_values_aligns_by_image_and_refuses_gaps():
 def test_metric_table_and_undefined_values():
     from fovex_lib.tools.stats import format_metric_table, per_image_values
 
-    rows = [{"image_id": str(i), "method": m, "x": v, "y": (float("nan") if (m, i) == ("B", 0) else v)}
-            for i in range(5) for m, v in (("FovEx", i), ("B", i + 1.0))]
+    rows = [
+        {"image_id": str(i), "method": m, "x": v, "y": (float("nan") if (m, i) == ("B", 0) else v)}
+        for i in range(5)
+        for m, v in (("FovEx", i), ("B", i + 1.0))
+    ]
     ys = per_image_values(rows, "y", drop_undefined=True)
     assert len(ys["FovEx"]) == len(ys["B"]) == 4
-    tables = {"X": compare_methods(per_image_values(rows, "x"), "FovEx", True, n_boot=200),
-              "Y": compare_methods(ys, "FovEx", False, n_boot=200)}
+    tables = {
+        "X": compare_methods(per_image_values(rows, "x"), "FovEx", True, n_boot=200),
+        "Y": compare_methods(ys, "FovEx", False, n_boot=200),
+    }
     text = format_metric_table(tables, "demo", digits={"X": 1, "Y": 2})
     assert "n = 4, 5 images" in text
     assert "+1.0 [+1.0, +1.0]*" in text and "+1.00 [+1.00, +1.00]*" in text

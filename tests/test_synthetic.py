@@ -4,6 +4,7 @@ The data set has exact ground truth (the deciding object's mask and box), so the
 tests can check that the committed models solve the task and that FovEx's map puts
 its mass on the evidence.
 """
+
 import pytest
 import torch
 
@@ -81,8 +82,9 @@ def test_mask_is_the_shape_of_the_label(data):
     assert torch.equal(redrawn[:, None], data.masks)
     # and the six classes are six different shapes
     labels = torch.arange(len(CLASS_NAMES))
-    one = shape_masks(labels, torch.full((6, 2), 32.3), torch.full((6,), 9.0), torch.zeros(6, dtype=torch.bool),
-                      (64, 64))
+    one = shape_masks(
+        labels, torch.full((6, 2), 32.3), torch.full((6,), 9.0), torch.zeros(6, dtype=torch.bool), (64, 64)
+    )
     assert all(not torch.equal(one[i], one[j]) for i in range(6) for j in range(i))
 
 
@@ -172,8 +174,9 @@ MIN_ENERGY_RATIO = {"synthetic_cnn": 5.0, "synthetic_vit": 2.5}
 @pytest.mark.slow
 def test_fovex_puts_its_mass_on_the_evidence(model):
     data = load_split("test", 16)
-    explainer = FovEx(model, scanpath_length=5, steps=10, blur_kernel_size=21, blur_sigma=4.0,
-                      heatmap_sigma=0.05, seed=0)
+    explainer = FovEx(
+        model, scanpath_length=5, steps=10, blur_kernel_size=21, blur_sigma=4.0, heatmap_sigma=0.05, seed=0
+    )
     saliency = explainer(data.images, data.labels).saliency
     boxes = data.box_masks().float()
     energy = ((saliency * boxes).sum((1, 2, 3)) / saliency.sum((1, 2, 3))).mean().item()

@@ -25,6 +25,7 @@ any method, FovEx included, by name with named settings presets, use the registr
     from fovex_lib import make_explainer
     ex = make_explainer("rise", model, preset="fast", seed=0)
 """
+
 from __future__ import annotations
 
 from .cls_embedding import ClassEmbeddingProjection
@@ -35,5 +36,15 @@ from .random_cam import RandomCAM
 from .rise import RISE
 from .target_layers import architecture, default_target_layers
 
-__all__ = ["GradCAM", "GradCAMPlusPlus", "RandomCAM", "RISE", "MeaningfulPerturbation", "GAE",
-           "ClassEmbeddingProjection", "CAMExplainer", "architecture", "default_target_layers"]
+__all__ = [
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "RandomCAM",
+    "RISE",
+    "MeaningfulPerturbation",
+    "GAE",
+    "ClassEmbeddingProjection",
+    "CAMExplainer",
+    "architecture",
+    "default_target_layers",
+]

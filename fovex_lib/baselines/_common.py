@@ -1,4 +1,5 @@
 """Small pieces the baseline modules share."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,4 +37,3 @@ def frozen_parameters(model: nn.Module):
     finally:
         for p in params:
             p.requires_grad_(True)
-

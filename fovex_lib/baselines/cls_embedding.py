@@ -25,6 +25,7 @@ The authors' code applies a softmax to the projected scores and then
 The token scores are upsampled bilinearly and min-max normalised like GAE's.
 Applies to timm ViTs with a class token only; no other hyper-parameters.
 """
+
 from __future__ import annotations
 
 import torch
@@ -70,8 +71,9 @@ class ClassEmbeddingProjection(Explainer):
             inputs = images.detach().requires_grad_(True)
             with record_attention(self.vit) as record:
                 self.model(inputs)
-            scores = torch.zeros(batch, record.attentions[0].shape[-1] - prefix, device=images.device,
-                                 dtype=record.attentions[0].dtype)
+            scores = torch.zeros(
+                batch, record.attentions[0].shape[-1] - prefix, device=images.device, dtype=record.attentions[0].dtype
+            )
             last = len(record.attentions) - 1
             for b, (attn, branch) in enumerate(zip(record.attentions, record.branch_outputs)):
                 projected = project_to_classes(self.vit, branch[:, 0])  # (B, C)
@@ -80,5 +82,8 @@ class ClassEmbeddingProjection(Explainer):
                 loss = F.cross_entropy(projected, targets, reduction="sum")
                 (grad,) = torch.autograd.grad(loss, attn, retain_graph=b < last)
                 scores -= grad[:, :, 0, prefix:].sum(dim=1).detach()
-        return TokenExplanation(saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
-                                targets=targets, token_map=scores.reshape(batch, 1, *grid))
+        return TokenExplanation(
+            saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
+            targets=targets,
+            token_map=scores.reshape(batch, 1, *grid),
+        )

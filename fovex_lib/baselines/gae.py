@@ -18,6 +18,7 @@ token only (a clear ``ValueError`` otherwise). Batched: the target logits of all
 images are summed before one backward pass; an image's gradients do not depend on
 the others, so batched and one-at-a-time maps agree.
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,11 +61,15 @@ class GAE(Explainer):
         with torch.no_grad():
             attentions = record.attentions
             batch, _, tokens, _ = attentions[0].shape
-            relevance = torch.eye(tokens, device=images.device, dtype=attentions[0].dtype).expand(
-                batch, tokens, tokens).clone()
+            relevance = (
+                torch.eye(tokens, device=images.device, dtype=attentions[0].dtype).expand(batch, tokens, tokens).clone()
+            )
             for attn, grad in zip(attentions, grads):
                 weighted = (grad * attn).clamp(min=0).mean(dim=1)  # (B, N, N)
                 relevance = relevance + weighted @ relevance
             scores = relevance[:, 0, prefix:]  # class-token row, image tokens
-        return TokenExplanation(saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
-                                targets=targets, token_map=scores.reshape(batch, 1, *grid))
+        return TokenExplanation(
+            saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
+            targets=targets,
+            token_map=scores.reshape(batch, 1, *grid),
+        )

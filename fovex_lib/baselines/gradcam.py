@@ -14,6 +14,7 @@ bilinear ``cv2.resize`` to the image size, min-max normalised again); the result
 moved back to the model's device. Gradients are taken with respect to the images
 and activations only (the weights are frozen for the call).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -46,8 +47,13 @@ class CAMExplainer(Explainer):
     name = "CAM"
     cam_class = None  # a pytorch_grad_cam class, set by subclasses
 
-    def __init__(self, model: nn.Module, target_layers: Sequence[nn.Module] | None = None,
-                 reshape_transform: Callable | None = None, seed: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module] | None = None,
+        reshape_transform: Callable | None = None,
+        seed: int = 0,
+    ):
         super().__init__(model)
         check_seed(seed)  # checked, then ignored here (not kept: it would enter cache keys); RandomCAM keeps it
         if target_layers is None:
@@ -67,8 +73,9 @@ class CAMExplainer(Explainer):
             self.reshape_transform = reshape_transform
 
     def _make_cam(self):
-        return self.cam_class(model=self.model, target_layers=self.target_layers,
-                              reshape_transform=self.reshape_transform)
+        return self.cam_class(
+            model=self.model, target_layers=self.target_layers, reshape_transform=self.reshape_transform
+        )
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> Explanation:
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -77,8 +84,9 @@ class CAMExplainer(Explainer):
         cam.compute_input_gradient = True  # the graph exists even with frozen weights
         try:
             with torch.enable_grad(), frozen_parameters(self.model):
-                maps = cam(input_tensor=images.detach(),
-                           targets=[ClassifierOutputTarget(int(t)) for t in targets.tolist()])
+                maps = cam(
+                    input_tensor=images.detach(), targets=[ClassifierOutputTarget(int(t)) for t in targets.tolist()]
+                )
         finally:
             cam.activations_and_grads.release()  # remove the hooks (also on errors)
         saliency = torch.from_numpy(maps).to(device=images.device, dtype=images.dtype).unsqueeze(1)

@@ -28,6 +28,7 @@ All images' masks are one (B, 1, s, s) parameter optimised together: the loss is
 sum over images and Adam's updates are element-wise, so each image's mask follows
 exactly the trajectory it would follow alone.
 """
+
 from __future__ import annotations
 
 import torch
@@ -72,10 +73,20 @@ class MeaningfulPerturbation(Explainer):
 
     name = "Meaningful Perturbation"
 
-    def __init__(self, model: nn.Module, iterations: int = 500, lr: float = 0.1, l1_coeff: float = 0.01,
-                 tv_coeff: float = 0.2, tv_beta: float = 3.0, mask_size: int | None = None,
-                 blur_kernel_size: int | None = None, blur_sigma: float = 10.0, progress: bool = False,
-                 seed: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        iterations: int = 500,
+        lr: float = 0.1,
+        l1_coeff: float = 0.01,
+        tv_coeff: float = 0.2,
+        tv_beta: float = 3.0,
+        mask_size: int | None = None,
+        blur_kernel_size: int | None = None,
+        blur_sigma: float = 10.0,
+        progress: bool = False,
+        seed: int = 0,
+    ):
         super().__init__(model)
         self.iterations = check_count(iterations, "iterations")
         self.lr = check_positive(lr, "lr")
@@ -103,8 +114,11 @@ class MeaningfulPerturbation(Explainer):
                 up = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
                 perturbed = up * images + (1 - up) * blurred
                 probs = self.model(perturbed).softmax(dim=1).gather(1, targets[:, None])[:, 0]
-                loss = self.l1_coeff * (1 - mask).abs().mean(dim=(1, 2, 3)) + \
-                    self.tv_coeff * tv_norm(mask, self.tv_beta) + probs
+                loss = (
+                    self.l1_coeff * (1 - mask).abs().mean(dim=(1, 2, 3))
+                    + self.tv_coeff * tv_norm(mask, self.tv_beta)
+                    + probs
+                )
                 optimiser.zero_grad(set_to_none=True)
                 loss.sum().backward()
                 optimiser.step()

@@ -10,6 +10,7 @@ Difference from the package: ``RandomCAM`` draws from NumPy's *global* generator
 one weight vector per call, shared by every image of the batch, so results are
 reproducible and an image's map does not depend on its batch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -49,13 +50,19 @@ class RandomCAM(CAMExplainer):
 
     name = "Random CAM"
 
-    def __init__(self, model: nn.Module, target_layers: Sequence[nn.Module] | None = None,
-                 reshape_transform: Callable | None = None, seed: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module] | None = None,
+        reshape_transform: Callable | None = None,
+        seed: int = 0,
+    ):
         super().__init__(model, target_layers, reshape_transform)
         self.seed = check_seed(seed)
 
     def _make_cam(self):
-        cam = _seeded_random_cam_class()(model=self.model, target_layers=self.target_layers,
-                                         reshape_transform=self.reshape_transform)
+        cam = _seeded_random_cam_class()(
+            model=self.model, target_layers=self.target_layers, reshape_transform=self.reshape_transform
+        )
         cam.seed = self.seed
         return cam

@@ -26,6 +26,7 @@ image, which amounts to filling with the data set mean: pass
 image so that every explainer returns maps in [0, 1] (RISE's raw scale is a
 probability, the normalisation does not change the ranking).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,16 @@ from ..method.explainer import Explainer, Explanation
 __all__ = ["RISE", "rise_masks"]
 
 
-def rise_masks(n_masks: int, size: tuple[int, int], grid_size: int = 7, p: float = 0.5, seed: int = 0,
-               device="cpu", start: int = 0, stop: int | None = None) -> torch.Tensor:
+def rise_masks(
+    n_masks: int,
+    size: tuple[int, int],
+    grid_size: int = 7,
+    p: float = 0.5,
+    seed: int = 0,
+    device="cpu",
+    start: int = 0,
+    stop: int | None = None,
+) -> torch.Tensor:
     """RISE masks ``start:stop`` of the sequence of ``n_masks`` defined by ``seed``: (n, 1, H, W) in [0, 1].
 
     All random numbers (the N coarse grids and N shifts) are drawn at once, so any
@@ -57,8 +66,12 @@ def rise_masks(n_masks: int, size: tuple[int, int], grid_size: int = 7, p: float
     shift_h = (shifts[:, 0] * cell_h).long().clamp_max(cell_h - 1)
     shift_w = (shifts[:, 1] * cell_w).long().clamp_max(cell_w - 1)
     stop = n_masks if stop is None else stop
-    up = F.interpolate(grids[start:stop], size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
-                       mode="bilinear", align_corners=False)
+    up = F.interpolate(
+        grids[start:stop],
+        size=((grid_size + 1) * cell_h, (grid_size + 1) * cell_w),
+        mode="bilinear",
+        align_corners=False,
+    )
     rows = shift_h[start:stop, None] + torch.arange(height, device=device)[None]  # (n, H)
     cols = shift_w[start:stop, None] + torch.arange(width, device=device)[None]  # (n, W)
     index = torch.arange(stop - start, device=device)[:, None, None]
@@ -81,8 +94,17 @@ class RISE(Explainer):
 
     name = "RISE"
 
-    def __init__(self, model: nn.Module, n_masks: int = 4000, grid_size: int = 7, p: float = 0.5,
-                 batch_size: int = 100, fill=0.0, seed: int = 0, progress: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        n_masks: int = 4000,
+        grid_size: int = 7,
+        p: float = 0.5,
+        batch_size: int = 100,
+        fill=0.0,
+        seed: int = 0,
+        progress: bool = False,
+    ):
         super().__init__(model)
         self.n_masks = check_count(n_masks, "n_masks")
         self.grid_size = check_count(grid_size, "grid_size")
@@ -106,8 +128,9 @@ class RISE(Explainer):
         starts = range(0, self.n_masks, masks_per_pass)
         for start in tqdm(starts, desc="RISE", disable=not self.progress):
             stop = min(start + masks_per_pass, self.n_masks)
-            masks = rise_masks(self.n_masks, (height, width), self.grid_size, self.p, self.seed,
-                               images.device, start, stop).to(images.dtype)  # (n, 1, H, W)
+            masks = rise_masks(
+                self.n_masks, (height, width), self.grid_size, self.p, self.seed, images.device, start, stop
+            ).to(images.dtype)  # (n, 1, H, W)
             masked = images[:, None] * masks[None] + fill[:, None] * (1 - masks[None])  # (B, n, 3, H, W)
             probs = self.model(masked.flatten(0, 1)).softmax(dim=1).view(batch, stop - start, -1)
             scores = probs.gather(2, targets.view(batch, 1, 1).expand(-1, stop - start, 1))  # (B, n, 1)

@@ -19,6 +19,7 @@ The model may be wrapped in :class:`~fovex_lib.models.zoo.ImageClassifier` (the 
 network is ``model.net``). Pass ``target_layers=[...]`` (and, for token outputs,
 ``reshape_transform=...``) to any CAM explainer to override the choice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -66,8 +67,11 @@ def default_target_layers(model: nn.Module) -> tuple[list[nn.Module], Callable |
     if EfficientNet and isinstance(net, EfficientNet):
         return [net.bn2], None
     features = getattr(net, "features", None)
-    if isinstance(features, nn.Sequential) and len(features) > 0 and \
-            any(isinstance(m, nn.Conv2d) for m in features[-1].modules()):  # synthetic_cnn, VGG-like
+    if (
+        isinstance(features, nn.Sequential)
+        and len(features) > 0
+        and any(isinstance(m, nn.Conv2d) for m in features[-1].modules())
+    ):  # synthetic_cnn, VGG-like
         return [features[-1]], None
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     if convs:
@@ -76,4 +80,5 @@ def default_target_layers(model: nn.Module) -> tuple[list[nn.Module], Callable |
         f"cannot choose a CAM target layer for {type(net).__name__}: it has no nn.Conv2d and is "
         "not a timm VisionTransformer. CAM methods (gradcam, gradcam++, random_cam) need feature "
         "maps: pass target_layers=[some_module] (and reshape_transform=... for token outputs), "
-        "or use a model-agnostic method such as 'rise' or 'meaningful_perturbation'.")
+        "or use a model-agnostic method such as 'rise' or 'meaningful_perturbation'."
+    )

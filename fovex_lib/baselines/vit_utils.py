@@ -15,6 +15,7 @@
   bilinear upsampling (``align_corners=False``, as in ``F.interpolate`` used by
   Chefer et al.'s code) and per-image min-max normalisation.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,15 @@ from torch import nn
 
 from ..method.attribution import normalise_maps
 
-__all__ = ["find_vit", "require_cls_vit", "record_attention", "AttentionRecord", "vit_reshape_transform",
-           "token_grid", "tokens_to_saliency"]
+__all__ = [
+    "find_vit",
+    "require_cls_vit",
+    "record_attention",
+    "AttentionRecord",
+    "vit_reshape_transform",
+    "token_grid",
+    "tokens_to_saliency",
+]
 
 
 def _vit_class():
@@ -58,12 +66,14 @@ def require_cls_vit(model: nn.Module, method: str):
             f"{method} explains Vision Transformers through their attention and applies only to "
             f"timm VisionTransformer models (e.g. 'synthetic_vit', 'vit_b_16'); got "
             f"{type(model).__name__} without one. Use 'gradcam', 'rise' or 'meaningful_perturbation' "
-            "for CNNs (fovex_lib.applicable_methods(model) lists what applies).")
+            "for CNNs (fovex_lib.applicable_methods(model) lists what applies)."
+        )
     if getattr(vit, "cls_token", None) is None or getattr(vit, "global_pool", "token") != "token":
         raise ValueError(
             f"{method} reads the relevance of the class token: it needs a ViT with a class token "
             f"and global_pool='token', got cls_token={'present' if vit.cls_token is not None else None} "
-            f"and global_pool={vit.global_pool!r}.")
+            f"and global_pool={vit.global_pool!r}."
+        )
     return vit
 
 
@@ -72,8 +82,10 @@ def token_grid(vit, image_size: tuple[int, int]) -> tuple[int, int]:
     ph, pw = vit.patch_embed.patch_size
     height, width = image_size
     if height % ph or width % pw:
-        raise ValueError(f"image size {height}x{width} is not a multiple of the ViT patch size {ph}x{pw}; "
-                         f"resize the images (e.g. to {tuple(vit.patch_embed.img_size)}).")
+        raise ValueError(
+            f"image size {height}x{width} is not a multiple of the ViT patch size {ph}x{pw}; "
+            f"resize the images (e.g. to {tuple(vit.patch_embed.img_size)})."
+        )
     return height // ph, width // pw
 
 
@@ -84,7 +96,7 @@ def vit_reshape_transform(vit):
     def reshape(tokens: torch.Tensor) -> torch.Tensor:
         patches = tokens[:, prefix:, :]
         count = patches.shape[1]
-        side = int(round(count ** 0.5))
+        side = int(round(count**0.5))
         grid = tuple(vit.patch_embed.grid_size)
         if grid[0] * grid[1] != count:  # dynamic image size: assume a square grid
             if side * side != count:
@@ -118,14 +130,18 @@ def record_attention(vit):
         for blk in vit.blocks:
             attn = blk.attn
             if not hasattr(attn, "attn_drop") or not hasattr(attn, "fused_attn"):
-                raise ValueError(f"block attention {type(attn).__name__} is not timm's standard Attention; "
-                                 "its attention matrix cannot be recorded.")
+                raise ValueError(
+                    f"block attention {type(attn).__name__} is not timm's standard Attention; "
+                    "its attention matrix cannot be recorded."
+                )
             fused.append((attn, attn.fused_attn))
             attn.fused_attn = False
-            handles.append(attn.attn_drop.register_forward_hook(
-                lambda module, inputs, output: record.attentions.append(output)))
-            handles.append(blk.ls1.register_forward_hook(
-                lambda module, inputs, output: record.branch_outputs.append(output)))
+            handles.append(
+                attn.attn_drop.register_forward_hook(lambda module, inputs, output: record.attentions.append(output))
+            )
+            handles.append(
+                blk.ls1.register_forward_hook(lambda module, inputs, output: record.branch_outputs.append(output))
+            )
         yield record
     finally:
         for handle in handles:

@@ -20,6 +20,7 @@ carries a note on how they were made. Sets:
 resize (shorter side to ``size``, antialiased bilinear) and centre crop, so they fit the
 model input grid.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,17 @@ import torch
 
 from .._checks import check_count
 
-__all__ = ["BoxAnnotation", "BOX_SETS", "load_annotations", "map_boxes", "boxes_to_mask", "clip_boxes",
-           "osie_directory", "load_box_images", "BoxImages"]
+__all__ = [
+    "BoxAnnotation",
+    "BOX_SETS",
+    "load_annotations",
+    "map_boxes",
+    "boxes_to_mask",
+    "clip_boxes",
+    "osie_directory",
+    "load_box_images",
+    "BoxImages",
+]
 
 BOX_DIR = Path(__file__).resolve().parent.parent / "data" / "boxes"
 #: Annotation sets shipped with the package.
@@ -76,10 +86,18 @@ def load_annotations(name: str) -> tuple[list[BoxAnnotation], dict]:
     annotations = []
     for entry in data["images"]:
         # 4 numbers each: checked by _check_boxes below
-        boxes = cast(tuple[tuple[float, float, float, float], ...],
-                     tuple(tuple(float(v) for v in b) for b in entry["boxes"]))
-        ann = BoxAnnotation(entry["image"], int(entry["width"]), int(entry["height"]), int(entry["label"]),
-                            entry["class_name"], boxes, entry.get("comment", ""))
+        boxes = cast(
+            tuple[tuple[float, float, float, float], ...], tuple(tuple(float(v) for v in b) for b in entry["boxes"])
+        )
+        ann = BoxAnnotation(
+            entry["image"],
+            int(entry["width"]),
+            int(entry["height"]),
+            int(entry["label"]),
+            entry["class_name"],
+            boxes,
+            entry.get("comment", ""),
+        )
         _check_boxes(ann.boxes, (ann.height, ann.width), f"{name}/{ann.image}")
         annotations.append(ann)
     meta = {k: v for k, v in data.items() if k != "images"}
@@ -90,8 +108,10 @@ def _check_boxes(boxes, size: tuple[int, int], where: str = "boxes") -> None:
     """Boxes must be a non-empty sequence of finite (x0, y0, x1, y1) with x0 < x1, y0 < y1 inside the image."""
     height, width = size
     if not isinstance(boxes, (list, tuple)) or len(boxes) == 0:
-        raise ValueError(f"{where}: expected a non-empty list of (x0, y0, x1, y1) boxes, got {boxes!r}. "
-                         "An object needs at least one box.")
+        raise ValueError(
+            f"{where}: expected a non-empty list of (x0, y0, x1, y1) boxes, got {boxes!r}. "
+            "An object needs at least one box."
+        )
     for box in boxes:
         if len(box) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box):
             raise ValueError(f"{where}: a box must be 4 finite numbers (x0, y0, x1, y1), got {box!r}.")
@@ -99,9 +119,11 @@ def _check_boxes(boxes, size: tuple[int, int], where: str = "boxes") -> None:
         if not (x0 < x1 and y0 < y1):
             raise ValueError(f"{where}: box {box!r} is empty (needs x0 < x1 and y0 < y1).")
         if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-            raise ValueError(f"{where}: box {box!r} reaches outside the {width}x{height} image "
-                             f"(x in [0, {width}], y in [0, {height}]); clip it with "
-                             "fovex_lib.datasets.boxes.clip_boxes or fix the coordinates.")
+            raise ValueError(
+                f"{where}: box {box!r} reaches outside the {width}x{height} image "
+                f"(x in [0, {width}], y in [0, {height}]); clip it with "
+                "fovex_lib.datasets.boxes.clip_boxes or fix the coordinates."
+            )
 
 
 def clip_boxes(boxes, size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
@@ -115,8 +137,9 @@ def clip_boxes(boxes, size: tuple[int, int]) -> list[tuple[float, float, float, 
     return out
 
 
-def map_boxes(boxes, original_size: tuple[int, int], size: int = 224, crop: bool = True
-              ) -> list[tuple[float, float, float, float]]:
+def map_boxes(
+    boxes, original_size: tuple[int, int], size: int = 224, crop: bool = True
+) -> list[tuple[float, float, float, float]]:
     """Map boxes from an original (H, W) image onto ``load_image(..., size, crop)``'s grid.
 
     With ``crop=True`` (load_image's default) the image is scaled so that its shorter side
@@ -197,8 +220,13 @@ class BoxImages:
         return torch.tensor([a.label for a in self.annotations], dtype=torch.long)
 
 
-def load_box_images(name: str, size: int = 224, data_dir: str | os.PathLike | None = None,
-                    limit: int | None = None, images: list[str] | None = None) -> BoxImages:
+def load_box_images(
+    name: str,
+    size: int = 224,
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    images: list[str] | None = None,
+) -> BoxImages:
     """Load the images of an annotation set with their boxes mapped to ``size x size``.
 
     Args:

@@ -22,6 +22,7 @@ exclusive ``xmax``) is a fraction of a pixel after resizing to 224.
 The result is a :class:`fovex_lib.datasets.boxes.BoxImages`, like the hand-annotated sets, so
 chapter 6 scores it the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,14 +61,19 @@ def read_box_xml(path: str | os.PathLike) -> tuple[tuple[int, int], str, list[tu
         width = int(root.findtext("size/width"))  # type: ignore[arg-type]
         height = int(root.findtext("size/height"))  # type: ignore[arg-type]
     except (ET.ParseError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: not an ILSVRC box file (Pascal-VOC XML with <size><width>/<height>): "
-                         f"{err}") from None
+        raise ValueError(
+            f"{path}: not an ILSVRC box file (Pascal-VOC XML with <size><width>/<height>): {err}"
+        ) from None
     synsets, boxes = set(), []
     for obj in root.iter("object"):
         synsets.add((obj.findtext("name") or "").strip())
         try:
-            boxes.append(tuple(float(obj.findtext(f"bndbox/{k}"))  # type: ignore[arg-type]  # None: TypeError
-                               for k in ("xmin", "ymin", "xmax", "ymax")))
+            boxes.append(
+                tuple(
+                    float(obj.findtext(f"bndbox/{k}"))  # type: ignore[arg-type]  # None: TypeError
+                    for k in ("xmin", "ymin", "xmax", "ymax")
+                )
+            )
         except (TypeError, ValueError):
             raise ValueError(f"{path}: an <object> without a numeric <bndbox> xmin/ymin/xmax/ymax.") from None
     if not boxes:
@@ -89,8 +95,13 @@ def _image_files(images_dir: Path) -> dict[str, Path]:
     return found
 
 
-def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLike, limit: int | None = None,
-                      start: int = 0, size: int = 224) -> BoxImages:
+def load_imagenet_val(
+    images_dir: str | os.PathLike,
+    boxes_dir: str | os.PathLike,
+    limit: int | None = None,
+    start: int = 0,
+    size: int = 224,
+) -> BoxImages:
     """ImageNet validation images (sorted by name) with their ground-truth boxes mapped to ``size``.
 
     Args:
@@ -117,16 +128,20 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
     images_dir, boxes_dir = Path(images_dir), Path(boxes_dir)
     for folder, what in ((images_dir, "images (ILSVRC2012_img_val)"), (boxes_dir, "boxes (ILSVRC2012_bbox_val)")):
         if not folder.is_dir():
-            raise FileNotFoundError(f"ImageNet validation {what} folder not found: {folder}. ImageNet is not "
-                                    "downloaded automatically (its terms need registration at image-net.org).")
+            raise FileNotFoundError(
+                f"ImageNet validation {what} folder not found: {folder}. ImageNet is not "
+                "downloaded automatically (its terms need registration at image-net.org)."
+            )
     check_count(start, "start", low=0, allow_none=True)
     check_count(limit, "limit", allow_none=True)
     files = _image_files(images_dir)
     names = sorted(n for n in files if (boxes_dir / f"{n}.xml").is_file())
     if not names:
-        raise ValueError(f"no image in {images_dir} has a box file in {boxes_dir} "
-                         "(expected ILSVRC2012_val_XXXXXXXX.JPEG with ILSVRC2012_val_XXXXXXXX.xml).")
-    names = names[start:] if limit is None else names[start:start + limit]
+        raise ValueError(
+            f"no image in {images_dir} has a box file in {boxes_dir} "
+            "(expected ILSVRC2012_val_XXXXXXXX.JPEG with ILSVRC2012_val_XXXXXXXX.xml)."
+        )
+    names = names[start:] if limit is None else names[start : start + limit]
     if not names:
         raise ValueError(f"start={start} is past the {len(files)} images found.")
     index = {synset: i for i, synset in enumerate(imagenet_synsets())}
@@ -139,8 +154,10 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
             raise ValueError(f"{xml}: synset {synset!r} is not one of the 1000 ImageNet-1k classes.")
         with Image.open(files[name]) as img:
             if img.size != (width, height):
-                raise ValueError(f"{xml} gives the size {width}x{height} but {files[name].name} is "
-                                 f"{img.size[0]}x{img.size[1]}; the files do not belong together.")
+                raise ValueError(
+                    f"{xml} gives the size {width}x{height} but {files[name].name} is "
+                    f"{img.size[0]}x{img.size[1]}; the files do not belong together."
+                )
         on_grid = map_boxes(boxes, (height, width), size)
         if not on_grid:
             skipped.append(name)
@@ -150,8 +167,12 @@ def load_imagenet_val(images_dir: str | os.PathLike, boxes_dir: str | os.PathLik
         tensors.append(load_image(files[name], size=size))
         mapped.append(on_grid)
     if skipped:
-        warnings.warn(f"{len(skipped)} ImageNet image(s) skipped, every box outside the {size}x{size} centre crop: "
-                      f"{skipped[:10]}", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(skipped)} ImageNet image(s) skipped, every box outside the {size}x{size} centre crop: "
+            f"{skipped[:10]}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if not tensors:
         raise ValueError(f"none of the {len(names)} selected images has a box inside the centre crop.")
     masks = torch.stack([boxes_to_mask(b, (size, size)) for b in mapped])[:, None]

@@ -38,6 +38,7 @@ and cut to the output's rows. So the float work never holds the whole image, and
 the whole image at once (antialiased bilinear scaling is separable, and each output
 pixel depends only on its own row or column); ``tests/test_images_memory.py`` checks this.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,16 @@ MAX_PIXELS = 100_000_000
 MAX_ASPECT = 20.0
 _EXIF_ORIENTATION = 0x0112
 
-__all__ = ["MAX_PIXELS", "MAX_ASPECT", "SampleImage", "SAMPLE_IMAGES", "load_image", "sample_image_names",
-           "image_to_tensor", "resize_image"]
+__all__ = [
+    "MAX_PIXELS",
+    "MAX_ASPECT",
+    "SampleImage",
+    "SAMPLE_IMAGES",
+    "load_image",
+    "sample_image_names",
+    "image_to_tensor",
+    "resize_image",
+]
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -87,22 +96,57 @@ class SampleImage:
         return np.asarray(getattr(mod, what)())
 
 
-SAMPLE_IMAGES: dict[str, SampleImage] = {s.name: s for s in [
-    SampleImage("coffee", "scikit-image", "skimage.data.coffee, photo by Rachel Michetti",
-                "CC0", 967, "skimage.data:coffee"),
-    SampleImage("chelsea", "scikit-image", "skimage.data.chelsea, photo by Stefan van der Walt",
-                "CC0", 281, "skimage.data:chelsea"),
-    SampleImage("rocket", "scikit-image", "skimage.data.rocket, SpaceX photo",
-                "public domain", 657, "skimage.data:rocket"),
-    SampleImage("camera", "scikit-image", "skimage.data.camera (grayscale), photo by Lav Varshney",
-                "CC0", 872, "skimage.data:camera"),
-    SampleImage("china", "scikit-learn", "sklearn.datasets.load_sample_image('china.jpg'), "
-                "Flickr user danielbuechele", "CC BY 2.0", 698, "sklearn.datasets:images/china.jpg"),
-    SampleImage("flower", "scikit-learn", "sklearn.datasets.load_sample_image('flower.jpg'), "
-                "Flickr user vultilion", "CC BY 2.0", 985, "sklearn.datasets:images/flower.jpg"),
-    SampleImage("grace_hopper", "matplotlib", "matplotlib sample data grace_hopper.jpg, US Navy photo",
-                "public domain", 652, "matplotlib:mpl-data/sample_data/grace_hopper.jpg"),
-]}
+SAMPLE_IMAGES: dict[str, SampleImage] = {
+    s.name: s
+    for s in [
+        SampleImage(
+            "coffee", "scikit-image", "skimage.data.coffee, photo by Rachel Michetti", "CC0", 967, "skimage.data:coffee"
+        ),
+        SampleImage(
+            "chelsea",
+            "scikit-image",
+            "skimage.data.chelsea, photo by Stefan van der Walt",
+            "CC0",
+            281,
+            "skimage.data:chelsea",
+        ),
+        SampleImage(
+            "rocket", "scikit-image", "skimage.data.rocket, SpaceX photo", "public domain", 657, "skimage.data:rocket"
+        ),
+        SampleImage(
+            "camera",
+            "scikit-image",
+            "skimage.data.camera (grayscale), photo by Lav Varshney",
+            "CC0",
+            872,
+            "skimage.data:camera",
+        ),
+        SampleImage(
+            "china",
+            "scikit-learn",
+            "sklearn.datasets.load_sample_image('china.jpg'), Flickr user danielbuechele",
+            "CC BY 2.0",
+            698,
+            "sklearn.datasets:images/china.jpg",
+        ),
+        SampleImage(
+            "flower",
+            "scikit-learn",
+            "sklearn.datasets.load_sample_image('flower.jpg'), Flickr user vultilion",
+            "CC BY 2.0",
+            985,
+            "sklearn.datasets:images/flower.jpg",
+        ),
+        SampleImage(
+            "grace_hopper",
+            "matplotlib",
+            "matplotlib sample data grace_hopper.jpg, US Navy photo",
+            "public domain",
+            652,
+            "matplotlib:mpl-data/sample_data/grace_hopper.jpg",
+        ),
+    ]
+}
 
 
 def sample_image_names() -> list[str]:
@@ -116,14 +160,18 @@ def _to_float_array(img: Image.Image, path: str) -> np.ndarray:
     if mode.startswith("I;16") or mode == "I":
         arr = np.asarray(img, dtype=np.float64)
         if arr.min() < 0 or arr.max() > 65535:
-            raise ValueError(f"{path}: 32-bit integer image with values outside 0..65535 is not supported; "
-                             "convert it to 8- or 16-bit first.")
+            raise ValueError(
+                f"{path}: 32-bit integer image with values outside 0..65535 is not supported; "
+                "convert it to 8- or 16-bit first."
+            )
         arr = arr / 65535.0
     elif mode == "F":
         arr = np.asarray(img, dtype=np.float64)
         if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"{path}: floating-point image must have values in [0, 1], got "
-                             f"{np.nanmin(arr):.3g}..{np.nanmax(arr):.3g}; rescale it first.")
+            raise ValueError(
+                f"{path}: floating-point image must have values in [0, 1], got "
+                f"{np.nanmin(arr):.3g}..{np.nanmax(arr):.3g}; rescale it first."
+            )
     elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -160,19 +208,23 @@ def resize_image(image: torch.Tensor, size: int | None, crop: bool = True) -> to
     if new != (height, width):
         image = F.interpolate(image, size=new, mode="bilinear", antialias=True, align_corners=False)
     top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
-    return image[..., top:top + size, left:left + size].clamp(0, 1).contiguous()
+    return image[..., top : top + size, left : left + size].clamp(0, 1).contiguous()
 
 
 def _check_header(path: Path, width: int, height: int, max_pixels, max_aspect) -> None:
     """Refuse absurd sizes from the header alone (see the module docstring)."""
     if max_pixels is not None and width * height > max_pixels:
-        raise ValueError(f"{path}: the file announces {width}x{height} = {width * height:,} pixels, more than "
-                         f"max_pixels = {max_pixels:,}; decoding it would take gigabytes. Pass a larger "
-                         "max_pixels (or None) to load_image if you really mean it.")
+        raise ValueError(
+            f"{path}: the file announces {width}x{height} = {width * height:,} pixels, more than "
+            f"max_pixels = {max_pixels:,}; decoding it would take gigabytes. Pass a larger "
+            "max_pixels (or None) to load_image if you really mean it."
+        )
     if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
-        raise ValueError(f"{path}: the image is {width}x{height}, an aspect ratio above max_aspect = {max_aspect:g}; "
-                         "scaling its short side to the model's input would blow up the long side. Pass a larger "
-                         "max_aspect (or None) to load_image if you really mean it.")
+        raise ValueError(
+            f"{path}: the image is {width}x{height}, an aspect ratio above max_aspect = {max_aspect:g}; "
+            "scaling its short side to the model's input would blow up the long side. Pass a larger "
+            "max_aspect (or None) to load_image if you really mean it."
+        )
 
 
 #: Bytes of floats one band of rows (or chunk of columns) may hold while an image is scaled.
@@ -197,8 +249,9 @@ def _scale(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x.contiguous(), size=shape, mode="bilinear", antialias=True, align_corners=False)
 
 
-def _banded_resize(img: Image.Image, path: str, size: int | None, crop: bool,
-                   band_bytes: int = BAND_BYTES) -> torch.Tensor:
+def _banded_resize(
+    img: Image.Image, path: str, size: int | None, crop: bool, band_bytes: int = BAND_BYTES
+) -> torch.Tensor:
     """Decoded Pillow image -> (1, 3, size, size) float32, in bands (module docstring, "Memory").
 
     Equal bit for bit to ``resize_image(<whole image as floats>, size, crop)``.
@@ -214,9 +267,9 @@ def _banded_resize(img: Image.Image, path: str, size: int | None, crop: bool,
     for y0 in range(0, height, rows_per_band):
         y1 = min(height, y0 + rows_per_band)
         x = torch.from_numpy(_to_float_array(img.crop((0, y0, width, y1)), path)).permute(2, 0, 1)[None]
-        columns[..., y0:y1, :] = _scale(x, (y1 - y0, new_w))[..., left:left + out_w]
+        columns[..., y0:y1, :] = _scale(x, (y1 - y0, new_w))[..., left : left + out_w]
     if new_h == height:  # nothing to scale vertically; cut the rows (a view) and clamp in place
-        return columns[..., top:top + out_h, :].clamp_(0, 1).contiguous()
+        return columns[..., top : top + out_h, :].clamp_(0, 1).contiguous()
     # 2. Columns: vertical scaling, a few columns at a time. A chunk is never one column
     #    wide unless the output is: torch treats (1, 3, H, 1) as channels-last and rounds differently.
     per_chunk = max(2, band_bytes // (3 * 4 * new_h))
@@ -226,13 +279,14 @@ def _banded_resize(img: Image.Image, path: str, size: int | None, crop: bool,
         c1 = min(out_w, c0 + per_chunk)
         if out_w - c1 == 1:
             c1 = out_w
-        result[..., c0:c1] = _scale(columns[..., c0:c1], (new_h, c1 - c0))[..., top:top + out_h, :]
+        result[..., c0:c1] = _scale(columns[..., c0:c1], (new_h, c1 - c0))[..., top : top + out_h, :]
         c0 = c1
     return result.clamp_(0, 1)
 
 
-def _read_file(path: Path, size: int | None = None, crop: bool = True, max_pixels=MAX_PIXELS,
-               max_aspect=MAX_ASPECT) -> torch.Tensor:
+def _read_file(
+    path: Path, size: int | None = None, crop: bool = True, max_pixels=MAX_PIXELS, max_aspect=MAX_ASPECT
+) -> torch.Tensor:
     """One file -> (1, 3, size, size) float32: header limits, decoding, orientation, banded scaling."""
     try:
         with warnings.catch_warnings():  # max_pixels replaces Pillow's decompression-bomb warning
@@ -247,16 +301,24 @@ def _read_file(path: Path, size: int | None = None, crop: bool = True, max_pixel
                 img = ImageOps.exif_transpose(img)
             return _banded_resize(img, str(path), size, crop)
     except Image.DecompressionBombError as err:
-        raise ValueError(f"{path}: Pillow refuses to decode this many pixels ({err}); raise "
-                         "PIL.Image.MAX_IMAGE_PIXELS and max_pixels if you really mean it.") from err
+        raise ValueError(
+            f"{path}: Pillow refuses to decode this many pixels ({err}); raise "
+            "PIL.Image.MAX_IMAGE_PIXELS and max_pixels if you really mean it."
+        ) from err
     except UnidentifiedImageError as err:
         raise ValueError(f"{path}: not an image file Pillow can read (is it corrupt or another format?)") from err
     except OSError as err:
         raise ValueError(f"{path}: could not read the image ({err}); the file may be truncated or corrupt.") from err
 
 
-def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = True, *,
-               max_pixels: int | None = MAX_PIXELS, max_aspect: float | None = MAX_ASPECT) -> torch.Tensor:
+def load_image(
+    source: str | os.PathLike,
+    size: int | None = 224,
+    crop: bool = True,
+    *,
+    max_pixels: int | None = MAX_PIXELS,
+    max_aspect: float | None = MAX_ASPECT,
+) -> torch.Tensor:
     """Load a bundled photo, an image file, or every image of a folder.
 
     ``max_pixels`` / ``max_aspect``: files beyond these are refused before decoding
@@ -275,10 +337,13 @@ def load_image(source: str | os.PathLike, size: int | None = 224, crop: bool = T
         if not files:
             raise ValueError(f"folder {path} holds no image files (looked for {sorted(IMAGE_EXTENSIONS)}).")
         if size is None and len(files) > 1:
-            raise ValueError("size=None keeps each image's own size, so a folder cannot be stacked "
-                             "into one batch; pass size=224 (or another int).")
+            raise ValueError(
+                "size=None keeps each image's own size, so a folder cannot be stacked "
+                "into one batch; pass size=224 (or another int)."
+            )
         return torch.cat([_read_file(p, size, crop, max_pixels, max_aspect) for p in files])
     if path.is_file():
         return _read_file(path, size, crop, max_pixels, max_aspect)
-    raise ValueError(f"{str(source)!r} is neither a bundled image ({', '.join(SAMPLE_IMAGES)}) "
-                     "nor an existing file or folder.")
+    raise ValueError(
+        f"{str(source)!r} is neither a bundled image ({', '.join(SAMPLE_IMAGES)}) nor an existing file or folder."
+    )

@@ -34,6 +34,7 @@ Splits: :data:`SPLIT_SEEDS` gives the seed of each split; :func:`load_split`
 generates one. Training scripts draw fresh training images from
 :func:`train_seed` (never equal to the validation or test seed).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,7 @@ import torch.nn.functional as F
 
 from .._checks import check_count, check_seed
 
-__all__ = ["CLASS_NAMES", "SPLIT_SEEDS", "SyntheticDataset", "make_dataset", "load_split", "train_seed",
-           "shape_masks"]
+__all__ = ["CLASS_NAMES", "SPLIT_SEEDS", "SyntheticDataset", "make_dataset", "load_split", "train_seed", "shape_masks"]
 
 #: The six classes: the shape of the deciding (red) object.
 CLASS_NAMES = ["disc", "square", "triangle", "cross", "ring", "bar"]
@@ -133,8 +133,14 @@ def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tens
     return torch.stack(out, -1)
 
 
-def shape_masks(labels: torch.Tensor, centers: torch.Tensor, half: torch.Tensor, vertical: torch.Tensor,
-                size: tuple[int, int], origin: torch.Tensor | None = None) -> torch.Tensor:
+def shape_masks(
+    labels: torch.Tensor,
+    centers: torch.Tensor,
+    half: torch.Tensor,
+    vertical: torch.Tensor,
+    size: tuple[int, int],
+    origin: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Rasterise one shape per image: (N, H, W) bool, True where the pixel centre is inside.
 
     Args:
@@ -178,8 +184,11 @@ def _draw(images: torch.Tensor, labels, centers, half, vertical, color, max_half
     if enabled is not None:
         mask &= enabled[:, None]
     steps = torch.arange(window)
-    index = ((origin[:, 0, None, None] + steps[None, :, None]) * size
-             + origin[:, 1, None, None] + steps[None, None, :]).reshape(n, 1, -1).expand(-1, 3, -1)
+    index = (
+        ((origin[:, 0, None, None] + steps[None, :, None]) * size + origin[:, 1, None, None] + steps[None, None, :])
+        .reshape(n, 1, -1)
+        .expand(-1, 3, -1)
+    )
     flat = images.view(n, 3, -1)
     old = flat.gather(2, index)
     flat.scatter_(2, index, torch.where(mask[:, None], color[:, :, None], old))
@@ -205,18 +214,31 @@ def _tight_boxes(masks: torch.Tensor) -> torch.Tensor:
 
 # Column layout of the per-image uniform draws (one row per image).
 _FIELDS = {
-    "label": 1, "t_pos": 2, "t_size": 1, "t_orient": 1, "t_color": 3,
-    "bg_color": 3, "noise": 3 * _NOISE_GRID**2, "grating": 2 * 5,
-    "n_distr": 1, "d_shape": _MAX_DISTRACTORS, "d_size": _MAX_DISTRACTORS, "d_orient": _MAX_DISTRACTORS,
-    "d_color": 3 * _MAX_DISTRACTORS, "d_pos": 2 * _TRIES * _MAX_DISTRACTORS,
-    "c_pos": 2 * _CLUTTER, "c_len": _CLUTTER, "c_orient": _CLUTTER, "c_color": 3 * _CLUTTER,
+    "label": 1,
+    "t_pos": 2,
+    "t_size": 1,
+    "t_orient": 1,
+    "t_color": 3,
+    "bg_color": 3,
+    "noise": 3 * _NOISE_GRID**2,
+    "grating": 2 * 5,
+    "n_distr": 1,
+    "d_shape": _MAX_DISTRACTORS,
+    "d_size": _MAX_DISTRACTORS,
+    "d_orient": _MAX_DISTRACTORS,
+    "d_color": 3 * _MAX_DISTRACTORS,
+    "d_pos": 2 * _TRIES * _MAX_DISTRACTORS,
+    "c_pos": 2 * _CLUTTER,
+    "c_len": _CLUTTER,
+    "c_orient": _CLUTTER,
+    "c_color": 3 * _CLUTTER,
 }
 
 
 def _split_fields(draws: torch.Tensor) -> dict[str, torch.Tensor]:
     out, start = {}, 0
     for name, count in _FIELDS.items():
-        out[name] = draws[:, start:start + count]
+        out[name] = draws[:, start : start + count]
         start += count
     return out
 
@@ -240,9 +262,13 @@ def _render(draws: torch.Tensor, size: int):
         period = (3.0 + 9.0 * g[:, k, 1]) * scale
         phase = g[:, k, 2] * 2 * math.pi
         amp = 0.04 + 0.08 * g[:, k, 3]
-        wave = torch.sin(2 * math.pi * (rows * torch.sin(angle)[:, None, None]
-                                        + cols * torch.cos(angle)[:, None, None]) / period[:, None, None]
-                         + phase[:, None, None])
+        wave = torch.sin(
+            2
+            * math.pi
+            * (rows * torch.sin(angle)[:, None, None] + cols * torch.cos(angle)[:, None, None])
+            / period[:, None, None]
+            + phase[:, None, None]
+        )
         images = images + (amp * (0.5 + g[:, k, 4]))[:, None, None, None] * wave[:, None]
     images = images.clamp(0.0, 1.0).contiguous()  # _draw paints through a flat view
 
@@ -271,15 +297,18 @@ def _render(draws: torch.Tensor, size: int):
         d_half = (5.0 + 5.0 * f["d_size"][:, k]) * scale
         lo = d_half + 1.0
         cand = lo[:, None, None] + d_pos[:, k] * (size - 2 * lo)[:, None, None]  # (N, T, 2)
-        apart = ((cand - d_half[:, None, None] >= t_bot_right[:, None]) |
-                 (cand + d_half[:, None, None] <= t_top_left[:, None])).any(-1)  # (N, T)
+        apart = (
+            (cand - d_half[:, None, None] >= t_bot_right[:, None])
+            | (cand + d_half[:, None, None] <= t_top_left[:, None])
+        ).any(-1)  # (N, T)
         found = apart.any(1)
         choice = apart.to(torch.uint8).argmax(1)
         center = cand[torch.arange(n), choice]
         shape = (f["d_shape"][:, k] * len(CLASS_NAMES)).long().clamp_max(len(CLASS_NAMES) - 1)
         color = _hsv_to_rgb(_non_red_hue(d_col[:, k, 0]), 0.5 + 0.5 * d_col[:, k, 1], 0.5 + 0.5 * d_col[:, k, 2])
-        _draw(images, shape, center, d_half, f["d_orient"][:, k] < 0.5, color, 10.0 * scale,
-              enabled=found & (k < n_distr))
+        _draw(
+            images, shape, center, d_half, f["d_orient"][:, k] < 0.5, color, 10.0 * scale, enabled=found & (k < n_distr)
+        )
 
     # --- the deciding object -----------------------------------------------------------------
     t_col = f["t_color"]
@@ -309,6 +338,6 @@ def make_dataset(n: int, seed: int, size: int = 64, chunk: int = 1024) -> Synthe
     generator = torch.Generator(device="cpu").manual_seed(seed)
     width = sum(_FIELDS.values())
     draws = torch.rand(n, width, generator=generator)
-    parts = [_render(draws[i:i + chunk], size) for i in range(0, n, chunk)]
+    parts = [_render(draws[i : i + chunk], size) for i in range(0, n, chunk)]
     images, labels, masks, boxes, colors, centers, half_sizes, vertical = (torch.cat(p) for p in zip(*parts))
     return SyntheticDataset(images, labels, masks, boxes, colors, centers, half_sizes, vertical, seed=seed)

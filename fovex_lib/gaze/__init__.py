@@ -8,6 +8,7 @@
 * :mod:`fovex_lib.gaze.reference_maps` - centre-bias and inter-observer maps
 * :mod:`fovex_lib.gaze.evaluate` - explanation maps back on the stimulus, the score table
 """
+
 from .download import ENV_VAR, ChecksumError, data_root, download_file
 from .evaluate import PAPER_TABLE2, evaluate_methods, evaluate_references, map_to_stimulus, summarise_gaze
 from .mit1003 import download_mit1003, load_mit1003
@@ -16,7 +17,26 @@ from .records import GazeDataset, GazeRecord
 from .reference_maps import centre_bias_map, fixation_density, inter_observer_maps
 from .saliency_metrics import auc_judd, judd_roc_curve, nss
 
-__all__ = ["ENV_VAR", "ChecksumError", "data_root", "download_file", "load_osie", "download_osie",
-           "load_mit1003", "download_mit1003", "GazeDataset", "GazeRecord", "nss", "auc_judd", "judd_roc_curve",
-           "centre_bias_map", "fixation_density", "inter_observer_maps", "map_to_stimulus", "evaluate_methods",
-           "evaluate_references", "summarise_gaze", "PAPER_TABLE2"]
+__all__ = [
+    "ENV_VAR",
+    "ChecksumError",
+    "data_root",
+    "download_file",
+    "load_osie",
+    "download_osie",
+    "load_mit1003",
+    "download_mit1003",
+    "GazeDataset",
+    "GazeRecord",
+    "nss",
+    "auc_judd",
+    "judd_roc_curve",
+    "centre_bias_map",
+    "fixation_density",
+    "inter_observer_maps",
+    "map_to_stimulus",
+    "evaluate_methods",
+    "evaluate_references",
+    "summarise_gaze",
+    "PAPER_TABLE2",
+]

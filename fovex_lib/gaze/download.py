@@ -33,6 +33,7 @@ Where the data live (:func:`data_root`): an explicit ``root`` argument, else the
 environment variable ``FOVEX_DATA``, else ``~/.cache/fovex_lib/data``. The root is
 a folder holding one sub-folder per data set (``osie/``, ``mit1003/``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,16 +56,27 @@ from tqdm.auto import tqdm
 
 from .._checks import check_count
 
-__all__ = ["ENV_VAR", "ChecksumError", "DownloadError", "data_root", "parse_checksum", "file_digest",
-           "download_file", "extract_zip", "DEFAULT_TIMEOUT", "DEFAULT_RETRIES", "DEFAULT_BACKOFF",
-           "DEFAULT_MAX_EXTRACT_BYTES"]
+__all__ = [
+    "ENV_VAR",
+    "ChecksumError",
+    "DownloadError",
+    "data_root",
+    "parse_checksum",
+    "file_digest",
+    "download_file",
+    "extract_zip",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_RETRIES",
+    "DEFAULT_BACKOFF",
+    "DEFAULT_MAX_EXTRACT_BYTES",
+]
 
 ENV_VAR = "FOVEX_DATA"
 DEFAULT_ROOT = Path.home() / ".cache" / "fovex_lib" / "data"
-DEFAULT_TIMEOUT = 60.0                    # seconds for a connect or a single read
-DEFAULT_RETRIES = 3                       # further tries after the first one failed
-DEFAULT_BACKOFF = 1.0                     # seconds before the first retry; doubles each time (1, 2, 4 s)
-DEFAULT_MAX_EXTRACT_BYTES = 4 * 1024 ** 3  # 4 GiB: total uncompressed size extract_zip accepts
+DEFAULT_TIMEOUT = 60.0  # seconds for a connect or a single read
+DEFAULT_RETRIES = 3  # further tries after the first one failed
+DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time (1, 2, 4 s)
+DEFAULT_MAX_EXTRACT_BYTES = 4 * 1024**3  # 4 GiB: total uncompressed size extract_zip accepts
 _ALGORITHMS = ("sha256", "md5")
 
 
@@ -80,9 +92,14 @@ class _ShortBody(OSError):
     """The server sent fewer (or more) bytes than its Content-Length announced."""
 
 
-def data_root(root: str | os.PathLike | None = None, *, contains: str | None = None,
-              fallbacks: Sequence[str | os.PathLike] = (), bases: Sequence[str | os.PathLike] = (),
-              argument: str = "root") -> Path:
+def data_root(
+    root: str | os.PathLike | None = None,
+    *,
+    contains: str | None = None,
+    fallbacks: Sequence[str | os.PathLike] = (),
+    bases: Sequence[str | os.PathLike] = (),
+    argument: str = "root",
+) -> Path:
     """The folder that holds the data sets (one sub-folder per set: ``osie/``, ``mit1003/``).
 
     The one place that decides where data live: the loaders, the chapters and the tests
@@ -132,7 +149,8 @@ def data_root(root: str | os.PathLike | None = None, *, contains: str | None = N
     raise FileNotFoundError(
         f"no data folder holding {contains} found: looked in {', '.join(str(t) for t in tried)} "
         f"({where}). Point {argument}= or the environment variable {ENV_VAR} at the folder that "
-        f"holds {contains.split('/')[0]}/ (e.g. {ENV_VAR}=../shared/data beside a clone of the repository).")
+        f"holds {contains.split('/')[0]}/ (e.g. {ENV_VAR}=../shared/data beside a clone of the repository)."
+    )
 
 
 def parse_checksum(checksum: str) -> tuple[str, str]:
@@ -186,8 +204,7 @@ def _worth_retrying(err: BaseException) -> bool:
     return isinstance(cause, (TimeoutError, ConnectionError, socket.gaierror, http.client.HTTPException, _ShortBody))
 
 
-def _fetch(url: str, dest: Path, opener, algorithm: str, expected: str | None, progress: bool,
-           chunk_size: int) -> str:
+def _fetch(url: str, dest: Path, opener, algorithm: str, expected: str | None, progress: bool, chunk_size: int) -> str:
     """One try: stream ``url`` into a temporary file next to ``dest``, check it, rename it into place."""
     hashers = {algorithm: hashlib.new(algorithm), "sha256": hashlib.sha256()}
     handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -203,14 +220,18 @@ def _fetch(url: str, dest: Path, opener, algorithm: str, expected: str | None, p
                     received += len(chunk)
                     bar.update(len(chunk))
             if announced is not None and received != announced:
-                raise _ShortBody(f"received {received} bytes but the server announced {announced} "
-                                 "(Content-Length); the connection was cut off")
+                raise _ShortBody(
+                    f"received {received} bytes but the server announced {announced} "
+                    "(Content-Length); the connection was cut off"
+                )
             out.flush()
             os.fsync(out.fileno())
         got = hashers[algorithm].hexdigest()
         if expected is not None and got != expected:
-            raise ChecksumError(f"{url}: {algorithm} digest {got} does not match the expected {expected}; "
-                                "the download is corrupt or the file changed upstream. Nothing was written.")
+            raise ChecksumError(
+                f"{url}: {algorithm} digest {got} does not match the expected {expected}; "
+                "the download is corrupt or the file changed upstream. Nothing was written."
+            )
         os.replace(tmp_name, dest)
     except BaseException:
         if os.path.exists(tmp_name):
@@ -219,10 +240,19 @@ def _fetch(url: str, dest: Path, opener, algorithm: str, expected: str | None, p
     return hashers["sha256"].hexdigest()
 
 
-def download_file(url: str, dest: str | os.PathLike, checksum: str | None, *,
-                  allow_unverified: bool = False, opener=None, progress: bool = True,
-                  chunk_size: int = 1 << 16, timeout: float = DEFAULT_TIMEOUT,
-                  retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF) -> str:
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    checksum: str | None,
+    *,
+    allow_unverified: bool = False,
+    opener=None,
+    progress: bool = True,
+    chunk_size: int = 1 << 16,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+) -> str:
     """Download ``url`` to ``dest`` atomically, check its length and digest, retry network trouble.
 
     Args:
@@ -253,8 +283,10 @@ def download_file(url: str, dest: str | os.PathLike, checksum: str | None, *,
     """
     if checksum is None:
         if not allow_unverified:
-            raise ValueError(f"no checksum given for {url}; pass checksum='sha256:...' or, for a file "
-                             "without a published digest, allow_unverified=True.")
+            raise ValueError(
+                f"no checksum given for {url}; pass checksum='sha256:...' or, for a file "
+                "without a published digest, allow_unverified=True."
+            )
         algorithm, expected = "sha256", None
     else:
         algorithm, expected = parse_checksum(checksum)
@@ -273,16 +305,24 @@ def download_file(url: str, dest: str | os.PathLike, checksum: str | None, *,
     while True:
         try:
             return _fetch(url, dest, opener, algorithm, expected, progress, chunk_size)
-        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError,
-                socket.gaierror, _ShortBody) as err:
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            TimeoutError,
+            ConnectionError,
+            socket.gaierror,
+            _ShortBody,
+        ) as err:
             transient = _worth_retrying(err)
             if not transient or attempt == retries:
                 tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
                 hint = "check the network connection and the URL, then run again" if transient else "check the URL"
-                raise DownloadError(f"could not download {url} ({type(err).__name__}: {err}) after {tries} "
-                                    f"(timeout {timeout:g} s per connect/read); {hint}. Nothing was written "
-                                    f"to {dest}.") from err
-            time.sleep(backoff * 2 ** attempt)
+                raise DownloadError(
+                    f"could not download {url} ({type(err).__name__}: {err}) after {tries} "
+                    f"(timeout {timeout:g} s per connect/read); {hint}. Nothing was written "
+                    f"to {dest}."
+                ) from err
+            time.sleep(backoff * 2**attempt)
             attempt += 1
 
 
@@ -296,8 +336,13 @@ def _safe_members(archive: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]
     return members
 
 
-def extract_zip(archive_path: str | os.PathLike, dest_dir: str | os.PathLike, *,
-                folders: tuple[str, ...], max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES) -> list[Path]:
+def extract_zip(
+    archive_path: str | os.PathLike,
+    dest_dir: str | os.PathLike,
+    *,
+    folders: tuple[str, ...],
+    max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES,
+) -> list[Path]:
     """Extract a zip atomically: the named top-level ``folders`` appear in ``dest_dir`` complete or not at all.
 
     Args:
@@ -321,8 +366,10 @@ def extract_zip(archive_path: str | os.PathLike, dest_dir: str | os.PathLike, *,
     try:
         archive = zipfile.ZipFile(archive_path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise ValueError(f"{archive_path}: not a readable zip archive ({err}); it is damaged or incomplete - "
-                         "delete it and download it again.") from err
+        raise ValueError(
+            f"{archive_path}: not a readable zip archive ({err}); it is damaged or incomplete - "
+            "delete it and download it again."
+        ) from err
     dest_dir.mkdir(parents=True, exist_ok=True)
     with archive, tempfile.TemporaryDirectory(prefix=".extract-", dir=dest_dir) as tmp:
         members = _safe_members(archive, archive_path)
@@ -333,14 +380,18 @@ def extract_zip(archive_path: str | os.PathLike, dest_dir: str | os.PathLike, *,
         wanted = [m for m in members if PurePosixPath(m.filename).parts[0] in folders]
         total = sum(m.file_size for m in wanted)
         if total > max_bytes:
-            raise ValueError(f"{archive_path}: its members would take {total:,} bytes uncompressed, more than "
-                             f"the limit of {max_bytes:,} bytes; this is not the expected archive (corrupt or "
-                             "crafted). If it is genuine, pass a larger max_bytes.")
+            raise ValueError(
+                f"{archive_path}: its members would take {total:,} bytes uncompressed, more than "
+                f"the limit of {max_bytes:,} bytes; this is not the expected archive (corrupt or "
+                "crafted). If it is genuine, pass a larger max_bytes."
+            )
         try:
             archive.extractall(tmp, members=wanted)
         except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-            raise ValueError(f"{archive_path}: the archive is damaged ({type(err).__name__}: {err}); delete it "
-                             "and download it again.") from err
+            raise ValueError(
+                f"{archive_path}: the archive is damaged ({type(err).__name__}: {err}); delete it "
+                "and download it again."
+            ) from err
         out = []
         for folder in folders:
             target = dest_dir / folder

@@ -35,6 +35,7 @@ sizes, target, metric conventions, view, results version).
 
 Paper numbers (Panda et al., Table 2: MIT1003, NSS / AUC-Judd) are in ``PAPER_TABLE2``.
 """
+
 from __future__ import annotations
 
 import time
@@ -49,26 +50,49 @@ from ..tools.cache import cached_map, explainer_settings, result_key, select_sha
 from .reference_maps import centre_bias_map, inter_observer_maps
 from .saliency_metrics import auc_judd, nss
 
-__all__ = ["PAPER_TABLE2", "METRIC_SETTINGS", "VIEWS", "check_view", "select_shard", "crop_geometry", "crop_box",
-           "map_to_stimulus", "scanpath_to_stimulus", "fraction_in_crop", "evaluate_methods", "evaluate_references",
-           "summarise_gaze"]
+__all__ = [
+    "PAPER_TABLE2",
+    "METRIC_SETTINGS",
+    "VIEWS",
+    "check_view",
+    "select_shard",
+    "crop_geometry",
+    "crop_box",
+    "map_to_stimulus",
+    "scanpath_to_stimulus",
+    "fraction_in_crop",
+    "evaluate_methods",
+    "evaluate_references",
+    "summarise_gaze",
+]
 
 PAPER_TABLE2 = {  # method: (NSS, AUC-Judd) on MIT1003, FovEx paper Table 2
-    "FovEx": (0.7160, 0.7044), "RISE": (0.6287, 0.6400), "Mean. Pert.": (0.6197, 0.6698),
-    "GAE": (0.4120, 0.6875), "Grad-CAM": (0.2357, 0.5581), "Grad-CAM++": (0.0372, 0.5094),
+    "FovEx": (0.7160, 0.7044),
+    "RISE": (0.6287, 0.6400),
+    "Mean. Pert.": (0.6197, 0.6698),
+    "GAE": (0.4120, 0.6875),
+    "Grad-CAM": (0.2357, 0.5581),
+    "Grad-CAM++": (0.0372, 0.5094),
     "Cls. Emb.": (0.1231, 0.5317),
 }
 # The metric conventions (part of every cache key).
-METRIC_SETTINGS = {"resize": "bilinear", "outside_crop": 0.0, "nss_std": "unbiased",
-                   "auc": "judd, expected over tie orders", "fixation_map": "binary, rounded pixels"}
+METRIC_SETTINGS = {
+    "resize": "bilinear",
+    "outside_crop": 0.0,
+    "nss_std": "unbiased",
+    "auc": "judd, expected over tie orders",
+    "fixation_map": "binary, rounded pixels",
+}
 #: How the model's square input is cut from the stimulus (module docstring).
 VIEWS = ("crop", "full")
 
 
 def check_view(view: str) -> str:
     if view not in VIEWS:
-        raise ValueError(f"view must be 'crop' (centre square, as load_image) or 'full' (whole stimulus "
-                         f"resized to the model's input), got {view!r}.")
+        raise ValueError(
+            f"view must be 'crop' (centre square, as load_image) or 'full' (whole stimulus "
+            f"resized to the model's input), got {view!r}."
+        )
     return view
 
 
@@ -104,21 +128,25 @@ def map_to_stimulus(maps: torch.Tensor, stimulus_size: tuple[int, int], view: st
     """
     check_view(view)
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[1] != 1 or maps.shape[2] != maps.shape[3]:
-        raise ValueError("maps must be a (B, 1, s, s) tensor (square maps on the model's centre crop), got "
-                         + (str(tuple(maps.shape)) if isinstance(maps, torch.Tensor) else type(maps).__name__) + ".")
+        raise ValueError(
+            "maps must be a (B, 1, s, s) tensor (square maps on the model's centre crop), got "
+            + (str(tuple(maps.shape)) if isinstance(maps, torch.Tensor) else type(maps).__name__)
+            + "."
+        )
     size = maps.shape[-1]
     if view == "full":
         return F.interpolate(maps, size=tuple(stimulus_size), mode="bilinear", align_corners=False)
     new_h, new_w, top, left = crop_geometry(stimulus_size, size)
     canvas = maps.new_zeros(maps.shape[0], 1, new_h, new_w)
-    canvas[..., top:top + size, left:left + size] = maps
+    canvas[..., top : top + size, left : left + size] = maps
     if (new_h, new_w) == tuple(stimulus_size):
         return canvas
     return F.interpolate(canvas, size=tuple(stimulus_size), mode="bilinear", align_corners=False)
 
 
-def scanpath_to_stimulus(scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224,
-                         view: str = "crop") -> np.ndarray:
+def scanpath_to_stimulus(
+    scanpath: torch.Tensor, stimulus_size: tuple[int, int], size: int = 224, view: str = "crop"
+) -> np.ndarray:
     """FovEx fixations (L, 2) in normalised input coordinates -> (L, 2) ``(row, col)`` stimulus pixels."""
     from ..method.foveation import to_pixels
 
@@ -138,10 +166,23 @@ def _score(maps_on_stimulus: torch.Tensor, masks: torch.Tensor) -> tuple[list[fl
 
 
 @renamed_arguments(settings="method_settings")
-def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model_name: str,
-                     method_settings: dict | None = None, size: int = 224, target: int | None = None,
-                     batch_size: int = 4, dataset: str | None = None, view: str = "crop", cache=None,
-                     shard=None, keep=(), progress: bool = True):
+def evaluate_methods(
+    model: torch.nn.Module,
+    records,
+    explainers: dict,
+    *,
+    model_name: str,
+    method_settings: dict | None = None,
+    size: int = 224,
+    target: int | None = None,
+    batch_size: int = 4,
+    dataset: str | None = None,
+    view: str = "crop",
+    cache=None,
+    shard=None,
+    keep=(),
+    progress: bool = True,
+):
     """Score every explainer on every record (NSS and AUC-Judd on the stimulus).
 
     Args:
@@ -193,10 +234,20 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
         described = explainer_settings(explainer)  # once per method: every key of this method shares it
 
         def key(record, method=method, described=described):
-            return result_key("gaze", method, record.image_id, model=model_name, explainer=described,
-                              method_settings=method_settings.get(method, {}), dataset=dataset,
-                              image_size=list(record.size), input_size=size,
-                              target="predicted" if target is None else target, metrics=METRIC_SETTINGS, view=view)
+            return result_key(
+                "gaze",
+                method,
+                record.image_id,
+                model=model_name,
+                explainer=described,
+                method_settings=method_settings.get(method, {}),
+                dataset=dataset,
+                image_size=list(record.size),
+                input_size=size,
+                target="predicted" if target is None else target,
+                metrics=METRIC_SETTINGS,
+                view=view,
+            )
 
         def compute(batch, method=method, explainer=explainer):
             images = torch.cat([r.load(size, crop=view == "crop") for r in batch]).to(device)
@@ -217,8 +268,12 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
                 masks = torch.cat([batch[j].fixation_mask() for j in js]).to(device)
                 nss_values, auc_values = _score(on_stimulus, masks)
                 for j, n_value, a_value in zip(js, nss_values, auc_values):
-                    value = {"nss": n_value, "auc_judd": a_value, "seconds": seconds,
-                             "target": int(targets[j]) if targets is not None else -1}
+                    value = {
+                        "nss": n_value,
+                        "auc_judd": a_value,
+                        "seconds": seconds,
+                        "target": int(targets[j]) if targets is not None else -1,
+                    }
                     if batch[j].image_id in keep:
                         value["map"] = maps[j, 0].float().cpu().numpy()
                         if scanpath is not None:
@@ -226,20 +281,46 @@ def evaluate_methods(model: torch.nn.Module, records, explainers: dict, *, model
                     values[j] = value
             return values
 
-        table = cached_map(records, compute, key, cache=cache, shard=shard, batch_size=batch_size,
-                           progress=progress, desc=f"gaze: {method}", accept=has_map)
+        table = cached_map(
+            records,
+            compute,
+            key,
+            cache=cache,
+            shard=shard,
+            batch_size=batch_size,
+            progress=progress,
+            desc=f"gaze: {method}",
+            accept=has_map,
+        )
         for record, value in zip(select_shard(records, shard), table):
-            rows.append({"image_id": record.image_id, "method": method, "target": value["target"],
-                         "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]),
-                         "seconds": float(value["seconds"])})
+            rows.append(
+                {
+                    "image_id": record.image_id,
+                    "method": method,
+                    "target": value["target"],
+                    "nss": float(value["nss"]),
+                    "auc_judd": float(value["auc_judd"]),
+                    "seconds": float(value["seconds"]),
+                }
+            )
             if record.image_id in keep:
                 kept[(record.image_id, method)] = {k: np.asarray(value[k]) for k in ("map", "scanpath") if k in value}
     return rows, kept
 
 
-def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_px: float = 24.0,
-                        size: int = 224, dataset: str | None = None, view: str = "crop", device="cpu",
-                        cache=None, shard=None, progress: bool = True) -> list[dict]:
+def evaluate_references(
+    records,
+    *,
+    centre_sigma: float = 0.25,
+    observer_sigma_px: float = 24.0,
+    size: int = 224,
+    dataset: str | None = None,
+    view: str = "crop",
+    device="cpu",
+    cache=None,
+    shard=None,
+    progress: bool = True,
+) -> list[dict]:
     """Rows for the reference maps: ``"centre bias"``, ``"crop window"`` and ``"inter-observer"``.
 
     * centre bias: :func:`~fovex_lib.gaze.reference_maps.centre_bias_map` (``centre_sigma``).
@@ -268,13 +349,24 @@ def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_p
     references = {"centre bias": ({"centre_sigma": centre_sigma}, centre, items)}
     if view == "crop":
         references["crop window"] = ({"input_size": size}, window, items)
-    references["inter-observer"] = ({"observer_sigma_px": observer_sigma_px}, observers,
-                                    [r for r in items if r.has_observers])
+    references["inter-observer"] = (
+        {"observer_sigma_px": observer_sigma_px},
+        observers,
+        [r for r in items if r.has_observers],
+    )
     values: dict[tuple[str, str], dict] = {}
     for method, (method_settings, score, scored) in references.items():
+
         def key(record, method=method, method_settings=method_settings):
-            return result_key("gaze-reference", method, record.image_id, method_settings=method_settings,
-                              dataset=dataset, image_size=list(record.size), metrics=METRIC_SETTINGS)
+            return result_key(
+                "gaze-reference",
+                method,
+                record.image_id,
+                method_settings=method_settings,
+                dataset=dataset,
+                image_size=list(record.size),
+                metrics=METRIC_SETTINGS,
+            )
 
         def compute(batch, score=score):
             out = []
@@ -290,8 +382,16 @@ def evaluate_references(records, *, centre_sigma: float = 0.25, observer_sigma_p
         for method in references:
             if (record.image_id, method) in values:  # inter-observer: only records with observers
                 value = values[record.image_id, method]
-                rows.append({"image_id": record.image_id, "method": method, "target": -1,
-                             "nss": float(value["nss"]), "auc_judd": float(value["auc_judd"]), "seconds": 0.0})
+                rows.append(
+                    {
+                        "image_id": record.image_id,
+                        "method": method,
+                        "target": -1,
+                        "nss": float(value["nss"]),
+                        "auc_judd": float(value["auc_judd"]),
+                        "seconds": 0.0,
+                    }
+                )
     return rows
 
 

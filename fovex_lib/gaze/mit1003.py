@@ -28,6 +28,7 @@ read and fully extracted (every member checked against its CRC): a cut-off or
 damaged archive is deleted and never pins its digest, so simply running the
 download again fixes it.
 """
+
 from __future__ import annotations
 
 import os
@@ -85,10 +86,17 @@ def _write_sums(path: Path, recorded: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def download_mit1003(root: str | os.PathLike | None = None, opener=None, base_url: str = MIT1003_URL,
-                     keep_archives: bool = False, progress: bool = True, *,
-                     timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                     max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES) -> Path:
+def download_mit1003(
+    root: str | os.PathLike | None = None,
+    opener=None,
+    base_url: str = MIT1003_URL,
+    keep_archives: bool = False,
+    progress: bool = True,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES,
+) -> Path:
     """Download and unpack the stimuli and fixation-map archives into ``mit1003_dir(root)``.
 
     Each archive is downloaded atomically and checked (module docstring), then
@@ -114,26 +122,38 @@ def download_mit1003(root: str | os.PathLike | None = None, opener=None, base_ur
     for archive, (folder, checksum) in MIT1003_ARCHIVES.items():
         if (target / folder).is_dir():
             continue
-        pinned = checksum is None and archive in recorded   # digest from our own first download
+        pinned = checksum is None and archive in recorded  # digest from our own first download
         checksum = checksum or recorded.get(archive)
         dest, url = target / archive, base_url + archive
         try:
-            sha256 = download_file(url, dest, checksum, allow_unverified=checksum is None, opener=opener,
-                                   progress=progress, timeout=timeout, retries=retries)
+            sha256 = download_file(
+                url,
+                dest,
+                checksum,
+                allow_unverified=checksum is None,
+                opener=opener,
+                progress=progress,
+                timeout=timeout,
+                retries=retries,
+            )
         except ChecksumError as err:
             if not pinned:
                 raise
-            raise ChecksumError(f"{err} The expected digest was recorded in {sums_path} at the first download; "
-                                f"if the archive changed upstream, or that first download was damaged, delete "
-                                f"the line for {archive} in {sums_path} and run again.") from err
+            raise ChecksumError(
+                f"{err} The expected digest was recorded in {sums_path} at the first download; "
+                f"if the archive changed upstream, or that first download was damaged, delete "
+                f"the line for {archive} in {sums_path} and run again."
+            ) from err
         try:
             extract_zip(dest, target, folders=(folder,), max_bytes=max_bytes)
         except ValueError as err:
             dest.unlink(missing_ok=True)
-            raise ValueError(f"MIT1003 archive {archive} downloaded from {url} cannot be used: {err} The archive "
-                             "was deleted and its digest not recorded; run download_mit1003 again to download "
-                             "it anew.") from err
-        if archive not in recorded:   # trust on first use, now that the archive is known to be complete
+            raise ValueError(
+                f"MIT1003 archive {archive} downloaded from {url} cannot be used: {err} The archive "
+                "was deleted and its digest not recorded; run download_mit1003 again to download "
+                "it anew."
+            ) from err
+        if archive not in recorded:  # trust on first use, now that the archive is known to be complete
             recorded[archive] = f"sha256:{sha256}"
             _write_sums(sums_path, recorded)
         if not keep_archives:
@@ -149,8 +169,9 @@ def _read_gray(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: cannot read the image ({err}); the file may be corrupt.") from err
 
 
-def load_mit1003(root: str | os.PathLike | None = None, image_ids=None, download: bool = True,
-                 threshold: float = 0.5) -> GazeDataset:
+def load_mit1003(
+    root: str | os.PathLike | None = None, image_ids=None, download: bool = True, threshold: float = 0.5
+) -> GazeDataset:
     """Load MIT1003 stimuli and the pooled fixations of its fixation-point maps.
 
     Args:
@@ -171,20 +192,24 @@ def load_mit1003(root: str | os.PathLike | None = None, image_ids=None, download
     stimuli_dir, maps_dir = folder / "ALLSTIMULI", folder / "ALLFIXATIONMAPS"
     if not stimuli_dir.is_dir() or not maps_dir.is_dir():
         if not download:
-            raise FileNotFoundError(f"MIT1003 not found: {stimuli_dir} and {maps_dir} must exist. Point root= "
-                                    "or FOVEX_DATA at a folder holding mit1003/, or pass download=True.")
+            raise FileNotFoundError(
+                f"MIT1003 not found: {stimuli_dir} and {maps_dir} must exist. Point root= "
+                "or FOVEX_DATA at a folder holding mit1003/, or pass download=True."
+            )
         try:
             download_mit1003(root)
         except OSError as err:
             raise FileNotFoundError(f"MIT1003 not found at {folder} and the download failed ({err}).") from err
     stimuli = {p.stem: p for p in stimuli_dir.iterdir() if p.suffix.lower() in _STIMULUS_SUFFIXES}
-    points = {p.name[:-len("_fixPts.jpg")]: p for p in maps_dir.glob("*_fixPts.jpg")}
+    points = {p.name[: -len("_fixPts.jpg")]: p for p in maps_dir.glob("*_fixPts.jpg")}
     if not stimuli:
         raise ValueError(f"{stimuli_dir} holds no .jpeg stimuli.")
     if set(stimuli) != set(points):
         no_map, no_stim = sorted(set(stimuli) - set(points)), sorted(set(points) - set(stimuli))
-        raise ValueError(f"MIT1003 files do not pair up: stimuli without _fixPts.jpg {no_map[:5]}, "
-                         f"fixation maps without stimulus {no_stim[:5]}.")
+        raise ValueError(
+            f"MIT1003 files do not pair up: stimuli without _fixPts.jpg {no_map[:5]}, "
+            f"fixation maps without stimulus {no_stim[:5]}."
+        )
     names = sorted(stimuli)
     if image_ids is not None:
         wanted = [str(i) for i in image_ids]
@@ -201,16 +226,24 @@ def load_mit1003(root: str | os.PathLike | None = None, image_ids=None, download
             raise ValueError(f"{stimuli[name]}: cannot read the image header ({err}).") from err
         fixated = _read_gray(points[name]) > threshold * 255
         if fixated.shape != (height, width):
-            raise ValueError(f"{points[name]}: fixation map is {fixated.shape[1]}x{fixated.shape[0]} but the "
-                             f"stimulus is {width}x{height}.")
+            raise ValueError(
+                f"{points[name]}: fixation map is {fixated.shape[1]}x{fixated.shape[0]} but the "
+                f"stimulus is {width}x{height}."
+            )
         rows, cols = np.nonzero(fixated)
         if len(rows) == 0:
             raise ValueError(f"{points[name]}: no pixel above threshold {threshold}; is it a fixation map?")
         fix_map = maps_dir / f"{name}_fixMap.jpg"
-        records.append(GazeRecord(
-            image_id=name, path=stimuli[name], size=(height, width),
-            fixations=np.stack([rows, cols], axis=1).astype(np.float64),
-            observer=np.full(len(rows), -1, dtype=np.int64), durations=np.full(len(rows), np.nan),
-            num_observers=MIT1003_OBSERVERS, extra={"fixation_map": fix_map} if fix_map.is_file() else {}))
+        records.append(
+            GazeRecord(
+                image_id=name,
+                path=stimuli[name],
+                size=(height, width),
+                fixations=np.stack([rows, cols], axis=1).astype(np.float64),
+                observer=np.full(len(rows), -1, dtype=np.int64),
+                durations=np.full(len(rows), np.nan),
+                num_observers=MIT1003_OBSERVERS,
+                extra={"fixation_map": fix_map} if fix_map.is_file() else {},
+            )
+        )
     return GazeDataset(records, "MIT1003", folder)
-

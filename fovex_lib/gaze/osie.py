@@ -34,6 +34,7 @@ stimuli 1501-1700 have no recorded digest and are fetched only with
 ``all_images=True``, checked instead to decode completely (a cut-off JPEG is
 refused) as 800x600 images.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,14 +46,12 @@ from PIL import Image
 from .download import DEFAULT_RETRIES, DEFAULT_TIMEOUT, data_root, download_file
 from .records import GazeDataset, GazeRecord, fixations_inside
 
-__all__ = ["OSIE_SIZE", "OSIE_OBSERVERS", "OSIE_URL", "load_osie", "download_osie", "osie_dir",
-           "osie_checksums"]
+__all__ = ["OSIE_SIZE", "OSIE_OBSERVERS", "OSIE_URL", "load_osie", "download_osie", "osie_dir", "osie_checksums"]
 
 OSIE_SIZE = (600, 800)  # (H, W)
 OSIE_OBSERVERS = 15
 OSIE_COMMIT = "63223a0dba3b521861cb7f356ad13400ef4b3d03"
-OSIE_URL = ("https://raw.githubusercontent.com/NUS-VIP/predicting-human-gaze-beyond-pixels/"
-            f"{OSIE_COMMIT}/data/")
+OSIE_URL = f"https://raw.githubusercontent.com/NUS-VIP/predicting-human-gaze-beyond-pixels/{OSIE_COMMIT}/data/"
 OSIE_IDS = [str(i) for i in range(1001, 1701)]
 
 
@@ -76,9 +75,16 @@ def osie_dir(root: str | os.PathLike | None = None) -> Path:
     return base / "osie"
 
 
-def download_osie(root: str | os.PathLike | None = None, all_images: bool = False, opener=None,
-                  base_url: str = OSIE_URL, progress: bool = True, *, timeout: float = DEFAULT_TIMEOUT,
-                  retries: int = DEFAULT_RETRIES) -> Path:
+def download_osie(
+    root: str | os.PathLike | None = None,
+    all_images: bool = False,
+    opener=None,
+    base_url: str = OSIE_URL,
+    progress: bool = True,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Path:
     """Download OSIE into ``osie_dir(root)``; files already there with the right digest are kept.
 
     Args:
@@ -100,8 +106,16 @@ def download_osie(root: str | os.PathLike | None = None, all_images: bool = Fals
     for name in tqdm(names, desc="OSIE", disable=not progress):
         dest = target / name
         checksum = sums.get(name)
-        download_file(base_url + name, dest, checksum, allow_unverified=checksum is None,
-                      opener=opener, progress=False, timeout=timeout, retries=retries)
+        download_file(
+            base_url + name,
+            dest,
+            checksum,
+            allow_unverified=checksum is None,
+            opener=opener,
+            progress=False,
+            timeout=timeout,
+            retries=retries,
+        )
         if checksum is None:
             _check_stimulus(dest)
     return target
@@ -112,7 +126,7 @@ def _check_stimulus(path: Path) -> None:
     a bad file is removed and raises ``ValueError``."""
     try:
         with Image.open(path) as img:
-            img.load()   # full decode: raises on a truncated file
+            img.load()  # full decode: raises on a truncated file
             size = img.size
     except Exception as err:  # Pillow raises many types for broken files
         path.unlink(missing_ok=True)
@@ -139,8 +153,10 @@ def _read_fixations_mat(path: Path) -> list[tuple[str, list[tuple[np.ndarray, np
     try:
         mat = scipy.io.loadmat(path)
     except Exception as err:  # scipy raises ValueError, OSError, MatReadError, ...
-        raise ValueError(f"{path}: cannot read the MATLAB file ({type(err).__name__}: {err}); the file "
-                         "may be corrupt or truncated - download it again (download_osie).") from err
+        raise ValueError(
+            f"{path}: cannot read the MATLAB file ({type(err).__name__}: {err}); the file "
+            "may be corrupt or truncated - download it again (download_osie)."
+        ) from err
     if "fixations" not in mat:
         raise ValueError(f"{path}: no variable 'fixations' (found {sorted(k for k in mat if not k.startswith('__'))}).")
     entries = []
@@ -155,8 +171,9 @@ def _read_fixations_mat(path: Path) -> list[tuple[str, list[tuple[np.ndarray, np
             ys = np.asarray(_field(subject, "fix_y", sw), dtype=np.float64).ravel()
             ds = np.asarray(_field(subject, "fix_duration", sw), dtype=np.float64).ravel()
             if not (len(xs) == len(ys) == len(ds)):
-                raise ValueError(f"{sw}: fix_x, fix_y, fix_duration have different lengths "
-                                 f"({len(xs)}, {len(ys)}, {len(ds)}).")
+                raise ValueError(
+                    f"{sw}: fix_x, fix_y, fix_duration have different lengths ({len(xs)}, {len(ys)}, {len(ds)})."
+                )
             if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
                 raise ValueError(f"{sw}: fixation coordinates contain NaN or infinity.")
             observers.append((xs, ys, ds))
@@ -164,8 +181,13 @@ def _read_fixations_mat(path: Path) -> list[tuple[str, list[tuple[np.ndarray, np
     return entries
 
 
-def load_osie(root: str | os.PathLike | None = None, image_ids=None, download: bool = True,
-              min_observers: int = OSIE_OBSERVERS, outside: str = "drop") -> GazeDataset:
+def load_osie(
+    root: str | os.PathLike | None = None,
+    image_ids=None,
+    download: bool = True,
+    min_observers: int = OSIE_OBSERVERS,
+    outside: str = "drop",
+) -> GazeDataset:
     """Load OSIE stimuli and fixations.
 
     Args:
@@ -187,13 +209,17 @@ def load_osie(root: str | os.PathLike | None = None, image_ids=None, download: b
     mat_path = folder / "eye" / "fixations.mat"
     if not mat_path.is_file():
         if not download:
-            raise FileNotFoundError(f"OSIE not found: {mat_path} does not exist. Point root= or the "
-                                    "FOVEX_DATA environment variable at a folder holding osie/, or pass download=True.")
+            raise FileNotFoundError(
+                f"OSIE not found: {mat_path} does not exist. Point root= or the "
+                "FOVEX_DATA environment variable at a folder holding osie/, or pass download=True."
+            )
         try:
             download_osie(root)
         except OSError as err:
-            raise FileNotFoundError(f"OSIE not found at {folder} and the download failed ({err}). Without a "
-                                    "network, copy the data set there or set FOVEX_DATA.") from err
+            raise FileNotFoundError(
+                f"OSIE not found at {folder} and the download failed ({err}). Without a "
+                "network, copy the data set there or set FOVEX_DATA."
+            ) from err
     entries = _read_fixations_mat(mat_path)
     wanted = None if image_ids is None else {str(i) for i in image_ids}
     records, missing = [], []
@@ -209,8 +235,10 @@ def load_osie(root: str | os.PathLike | None = None, image_ids=None, download: b
             missing.append(image_id)
             continue
         if len(observers) < min_observers:
-            raise ValueError(f"OSIE image {image_id} has {len(observers)} observers, fewer than "
-                             f"min_observers={min_observers}; pass a smaller min_observers to accept it.")
+            raise ValueError(
+                f"OSIE image {image_id} has {len(observers)} observers, fewer than "
+                f"min_observers={min_observers}; pass a smaller min_observers to accept it."
+            )
         try:
             with Image.open(path) as img:
                 width, height = img.size
@@ -224,13 +252,23 @@ def load_osie(root: str | os.PathLike | None = None, image_ids=None, download: b
         inside = fixations_inside(fixations, (height, width))
         if not inside.all() and outside == "error":
             bad = fixations[~inside][0] + 1.0
-            raise ValueError(f"OSIE image {image_id}: {int((~inside).sum())} fixation(s) outside the "
-                             f"{width}x{height} image, e.g. fix_x={bad[1]:.1f}, fix_y={bad[0]:.1f} (1-based); "
-                             "pass outside='drop' to remove them.")
-        records.append(GazeRecord(image_id=image_id, path=path, size=(height, width),
-                                  fixations=fixations[inside], observer=observer[inside],
-                                  durations=durations[inside], num_observers=len(observers),
-                                  dropped=int((~inside).sum())))
+            raise ValueError(
+                f"OSIE image {image_id}: {int((~inside).sum())} fixation(s) outside the "
+                f"{width}x{height} image, e.g. fix_x={bad[1]:.1f}, fix_y={bad[0]:.1f} (1-based); "
+                "pass outside='drop' to remove them."
+            )
+        records.append(
+            GazeRecord(
+                image_id=image_id,
+                path=path,
+                size=(height, width),
+                fixations=fixations[inside],
+                observer=observer[inside],
+                durations=durations[inside],
+                num_observers=len(observers),
+                dropped=int((~inside).sum()),
+            )
+        )
     stimuli = {p.stem for p in (folder / "stimuli").glob("*.jpg")} if (folder / "stimuli").is_dir() else set()
     orphans = sorted(stimuli - known)
     if orphans:

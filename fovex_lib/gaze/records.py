@@ -7,6 +7,7 @@ Coordinate convention (the library's pixel convention, 0-based): a fixation is
 ``round(row), round(col)`` (:meth:`GazeRecord.fixation_pixels`). Data sets with
 1-based MATLAB pixel coordinates (OSIE) are converted by subtracting 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -77,9 +78,11 @@ class GazeRecord:
         outside = (pixels[:, 0] < 0) | (pixels[:, 0] >= height) | (pixels[:, 1] < 0) | (pixels[:, 1] >= width)
         if outside.any():  # negative indices would silently wrap around to the other edge
             first = self.fixations[keep][outside][0]
-            raise ValueError(f"image {self.image_id}: {int(outside.sum())} fixation(s) lie outside the "
-                             f"{height}x{width} stimulus (first: row {first[0]:.1f}, col {first[1]:.1f}); "
-                             "drop them first, e.g. with fixations_inside(record.fixations, record.size).")
+            raise ValueError(
+                f"image {self.image_id}: {int(outside.sum())} fixation(s) lie outside the "
+                f"{height}x{width} stimulus (first: row {first[0]:.1f}, col {first[1]:.1f}); "
+                "drop them first, e.g. with fixations_inside(record.fixations, record.size)."
+            )
         mask = torch.zeros(1, 1, *self.size, dtype=torch.bool)
         mask[0, 0, torch.from_numpy(pixels[:, 0]), torch.from_numpy(pixels[:, 1])] = True
         return mask
@@ -87,8 +90,10 @@ class GazeRecord:
     def per_observer(self) -> list[np.ndarray]:
         """The fixations of each observer, a list of (N_o, 2) arrays in viewing order."""
         if not self.has_observers:
-            raise ValueError(f"image {self.image_id}: the data set does not record which observer made "
-                             "which fixation (e.g. MIT1003's fixation maps); per-observer data are unavailable.")
+            raise ValueError(
+                f"image {self.image_id}: the data set does not record which observer made "
+                "which fixation (e.g. MIT1003's fixation maps); per-observer data are unavailable."
+            )
         return [self.fixations[self.observer == o] for o in range(self.num_observers)]
 
     def load(self, size: int | None = None, crop: bool = True) -> torch.Tensor:
@@ -115,9 +120,13 @@ class GazeDataset(list):
         for record in self:
             if record.image_id == str(image_id):
                 return record
-        raise KeyError(f"{self.name} has no image {image_id!r} here "
-                       f"({len(self)} images: {self[0].image_id if self else '-'}...).")
+        raise KeyError(
+            f"{self.name} has no image {image_id!r} here ({len(self)} images: {self[0].image_id if self else '-'}...)."
+        )
 
     def __repr__(self) -> str:
-        return (f"GazeDataset({self.name!r}, {len(self)} images, root={str(self.root)!r}"
-                + (f", {len(self.missing)} without stimulus" if self.missing else "") + ")")
+        return (
+            f"GazeDataset({self.name!r}, {len(self)} images, root={str(self.root)!r}"
+            + (f", {len(self.missing)} without stimulus" if self.missing else "")
+            + ")"
+        )

@@ -21,6 +21,7 @@
 Gaussian sums are computed exactly (no truncation, no padding) as a product of a
 row and a column factor: ``sum_k g(r - r_k) g(c - c_k) = G_r^T G_c``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,26 +33,29 @@ __all__ = ["centre_bias_map", "fixation_density", "inter_observer_maps"]
 
 
 def _size(size) -> tuple[int, int]:
-    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size):
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size)
+    ):
         raise ValueError(f"size must be (H, W) with two positive ints, got {size!r}.")
     return int(size[0]), int(size[1])
 
 
-def centre_bias_map(size: tuple[int, int], sigma: float = 0.25, device=None,
-                    dtype=torch.float32) -> torch.Tensor:
+def centre_bias_map(size: tuple[int, int], sigma: float = 0.25, device=None, dtype=torch.float32) -> torch.Tensor:
     """(1, 1, H, W) centre-bias Gaussian with peak 1 (module docstring)."""
     height, width = _size(size)
     sigma = check_positive(sigma, "sigma")
     rows = torch.arange(height, device=device, dtype=dtype) - (height - 1) / 2
     cols = torch.arange(width, device=device, dtype=dtype) - (width - 1) / 2
-    g_row = torch.exp(-rows**2 / (2 * (sigma * height) ** 2))
-    g_col = torch.exp(-cols**2 / (2 * (sigma * width) ** 2))
+    g_row = torch.exp(-(rows**2) / (2 * (sigma * height) ** 2))
+    g_col = torch.exp(-(cols**2) / (2 * (sigma * width) ** 2))
     return (g_row[:, None] * g_col[None, :])[None, None]
 
 
-def fixation_density(fixations, size: tuple[int, int], sigma_px: float = 24.0, device=None,
-                     dtype=torch.float32) -> torch.Tensor:
+def fixation_density(
+    fixations, size: tuple[int, int], sigma_px: float = 24.0, device=None, dtype=torch.float32
+) -> torch.Tensor:
     """(1, 1, H, W) sum of Gaussians ``exp(-d^2 / (2 sigma_px^2))`` at (N, 2) ``(row, col)`` pixel positions.
 
     Positions are 0-based continuous pixel coordinates (as in :class:`GazeRecord`).
@@ -62,13 +66,14 @@ def fixation_density(fixations, size: tuple[int, int], sigma_px: float = 24.0, d
     points = torch.as_tensor(fixations, device=device, dtype=dtype).reshape(-1, 2)
     rows = torch.arange(height, device=device, dtype=dtype)
     cols = torch.arange(width, device=device, dtype=dtype)
-    g_row = torch.exp(-(rows[None] - points[:, :1]) ** 2 / (2 * sigma_px**2))   # (N, H)
-    g_col = torch.exp(-(cols[None] - points[:, 1:]) ** 2 / (2 * sigma_px**2))   # (N, W)
+    g_row = torch.exp(-((rows[None] - points[:, :1]) ** 2) / (2 * sigma_px**2))  # (N, H)
+    g_col = torch.exp(-((cols[None] - points[:, 1:]) ** 2) / (2 * sigma_px**2))  # (N, W)
     return (g_row.T @ g_col)[None, None]
 
 
-def inter_observer_maps(record: GazeRecord, sigma_px: float = 24.0, device=None,
-                        dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def inter_observer_maps(
+    record: GazeRecord, sigma_px: float = 24.0, device=None, dtype=torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Leave-one-out maps and the held-out observers' fixation masks.
 
     Returns:
@@ -77,8 +82,10 @@ def inter_observer_maps(record: GazeRecord, sigma_px: float = 24.0, device=None,
         fixated pixels. Observers without fixations are skipped.
     """
     if not record.has_observers:
-        raise ValueError(f"image {record.image_id}: the inter-observer map needs to know which observer made "
-                         "which fixation; this data set does not say (e.g. MIT1003's pooled fixation maps).")
+        raise ValueError(
+            f"image {record.image_id}: the inter-observer map needs to know which observer made "
+            "which fixation; this data set does not say (e.g. MIT1003's pooled fixation maps)."
+        )
     maps, masks = [], []
     for o in range(record.num_observers):
         own = record.observer == o
@@ -87,6 +94,7 @@ def inter_observer_maps(record: GazeRecord, sigma_px: float = 24.0, device=None,
         maps.append(fixation_density(record.fixations[~own], record.size, sigma_px, device, dtype))
         masks.append(record.fixation_mask(observers=o).to(device))
     if len(maps) < 2:
-        raise ValueError(f"image {record.image_id}: fewer than two observers with fixations; "
-                         "no inter-observer map can be made.")
+        raise ValueError(
+            f"image {record.image_id}: fewer than two observers with fixations; no inter-observer map can be made."
+        )
     return torch.cat(maps), torch.cat(masks)

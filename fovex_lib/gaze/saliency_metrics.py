@@ -58,8 +58,16 @@ import torch.nn.functional as F
 
 from .._checks import check_seed
 
-__all__ = ["prepare_maps", "check_fixation_masks", "nss", "auc_judd", "judd_roc_curve", "TIES", "CONSTANT_RTOL",
-           "JITTER"]
+__all__ = [
+    "prepare_maps",
+    "check_fixation_masks",
+    "nss",
+    "auc_judd",
+    "judd_roc_curve",
+    "TIES",
+    "CONSTANT_RTOL",
+    "JITTER",
+]
 
 #: Tie rules of :func:`auc_judd` (module docstring).
 TIES = ("expected", "jitter")
@@ -72,19 +80,24 @@ CONSTANT_RTOL = 1e-5
 def check_fixation_masks(masks: torch.Tensor) -> torch.Tensor:
     """Fixation maps: bool (B, 1, H, W) or (B, H, W) with at least one fixated and one free pixel each."""
     if not isinstance(masks, torch.Tensor):
-        raise TypeError(f"fixation masks must be a torch.Tensor, got {type(masks).__name__}; build them with "
-                        "GazeRecord.fixation_mask().")
+        raise TypeError(
+            f"fixation masks must be a torch.Tensor, got {type(masks).__name__}; build them with "
+            "GazeRecord.fixation_mask()."
+        )
     if masks.dtype != torch.bool:
-        raise TypeError(f"fixation masks must be bool (True = fixated pixel), got {masks.dtype}; "
-                        "use masks > 0 for a 0/1 map.")
+        raise TypeError(
+            f"fixation masks must be bool (True = fixated pixel), got {masks.dtype}; use masks > 0 for a 0/1 map."
+        )
     if masks.dim() == 3:
         masks = masks[:, None]
     if masks.dim() != 4 or masks.shape[1] != 1:
         raise ValueError(f"fixation masks must have shape (B, 1, H, W) or (B, H, W), got {tuple(masks.shape)}.")
     counts = masks.flatten(1).sum(1)
     if (counts == 0).any():
-        raise ValueError(f"fixation mask {int((counts == 0).nonzero()[0])} has no fixated pixel; "
-                         "NSS and AUC need at least one fixation per image.")
+        raise ValueError(
+            f"fixation mask {int((counts == 0).nonzero()[0])} has no fixated pixel; "
+            "NSS and AUC need at least one fixation per image."
+        )
     if (counts == masks[0, 0].numel()).any():
         raise ValueError("a fixation mask marks every pixel as fixated; AUC needs non-fixated pixels.")
     return masks
@@ -96,8 +109,10 @@ def prepare_maps(maps: torch.Tensor, size: tuple[int, int], resize: str | None =
     ``resize``: ``"bilinear"`` (default), ``"bicubic"``, ``"nearest"`` or None (sizes must match).
     """
     if not isinstance(maps, torch.Tensor) or not maps.is_floating_point():
-        raise TypeError("saliency maps must be a floating-point torch.Tensor of shape (B, 1, h, w), got "
-                        + (f"dtype {maps.dtype}." if isinstance(maps, torch.Tensor) else f"{type(maps).__name__}."))
+        raise TypeError(
+            "saliency maps must be a floating-point torch.Tensor of shape (B, 1, h, w), got "
+            + (f"dtype {maps.dtype}." if isinstance(maps, torch.Tensor) else f"{type(maps).__name__}.")
+        )
     if maps.dim() == 3:
         maps = maps[:, None]
     if maps.dim() != 4 or maps.shape[1] != 1:
@@ -107,8 +122,10 @@ def prepare_maps(maps: torch.Tensor, size: tuple[int, int], resize: str | None =
     stimulus = tuple(int(s) for s in size)
     if tuple(maps.shape[-2:]) != stimulus:
         if resize is None:
-            raise ValueError(f"maps are {tuple(maps.shape[-2:])} but the stimulus is {stimulus}; pass "
-                             "resize='bilinear' or resize the maps yourself.")
+            raise ValueError(
+                f"maps are {tuple(maps.shape[-2:])} but the stimulus is {stimulus}; pass "
+                "resize='bilinear' or resize the maps yourself."
+            )
         if resize not in ("bilinear", "bicubic", "nearest"):
             raise ValueError(f"resize must be 'bilinear', 'bicubic', 'nearest' or None, got {resize!r}.")
         kwargs = {} if resize == "nearest" else {"align_corners": False}
@@ -166,15 +183,15 @@ def _judd_points(flat: torch.Tensor, fixed: torch.Tensor):
     Returns false- and true-positive rates (B, K + 2) from (0, 0) to (1, 1), padded with (1, 1).
     """
     pixels = flat.shape[1]
-    n_fix = fixed.sum(1, keepdim=True).double()                          # (B, 1)
+    n_fix = fixed.sum(1, keepdim=True).double()  # (B, 1)
     n_free = pixels - n_fix
     k = int(n_fix.max())
-    all_sorted = flat.sort(dim=1).values                                 # ascending, (B, P)
+    all_sorted = flat.sort(dim=1).values  # ascending, (B, P)
     # fixated values in descending order = the thresholds; padding (-inf) after the N_b real ones
     thresholds = torch.where(fixed, flat, torch.full_like(flat, -torch.inf)).topk(k, dim=1).values  # (B, K)
-    valid = torch.arange(k, device=flat.device)[None] < n_fix            # (B, K)
+    valid = torch.arange(k, device=flat.device)[None] < n_fix  # (B, K)
     above_all = (pixels - torch.searchsorted(all_sorted, thresholds, side="left")).double()  # #S >= t
-    rank = torch.arange(1, k + 1, device=flat.device, dtype=torch.float64)[None]           # i
+    rank = torch.arange(1, k + 1, device=flat.device, dtype=torch.float64)[None]  # i
     tp = torch.where(valid, rank / n_fix, torch.ones_like(thresholds))
     fp = torch.where(valid, (above_all - rank) / n_free, torch.ones_like(thresholds))
     zeros, ones = torch.zeros_like(tp[:, :1]), torch.ones_like(tp[:, :1])
@@ -183,21 +200,26 @@ def _judd_points(flat: torch.Tensor, fixed: torch.Tensor):
 
 def _expected_judd(flat: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     """(B,) AUC-Judd averaged over every order of tied pixels (module docstring), in closed form."""
-    n_fix = fixed.sum(1, keepdim=True).double()                          # (B, 1)
+    n_fix = fixed.sum(1, keepdim=True).double()  # (B, 1)
     n_free = flat.shape[1] - n_fix
     fixated_sorted = torch.where(fixed, flat, torch.full_like(flat, torch.inf)).sort(dim=1).values
     at_or_below = torch.searchsorted(fixated_sorted, flat, side="right").double()  # fixated <= v
-    below = torch.searchsorted(fixated_sorted, flat, side="left").double()         # fixated < v
-    above = n_fix - at_or_below                                          # g: fixated strictly above
-    tied = at_or_below - below                                           # m: fixated tied with v
+    below = torch.searchsorted(fixated_sorted, flat, side="left").double()  # fixated < v
+    above = n_fix - at_or_below  # g: fixated strictly above
+    tied = at_or_below - below  # m: fixated tied with v
     half = 0.5 / n_fix
     # E[min((g + X) / n + 1/(2n), 1)], X uniform on 0..m: the min only bites when g + X = n
     share = (above + tied / 2) / n_fix + half - torch.where(above + tied == n_fix, half / (tied + 1), 0.0)
     return (share * ~fixed).sum(1) / n_free[:, 0]
 
 
-def auc_judd(maps: torch.Tensor, fixation_masks: torch.Tensor, resize: str | None = "bilinear",
-             ties: str = "expected", seed: int = 0) -> torch.Tensor:
+def auc_judd(
+    maps: torch.Tensor,
+    fixation_masks: torch.Tensor,
+    resize: str | None = "bilinear",
+    ties: str = "expected",
+    seed: int = 0,
+) -> torch.Tensor:
     """AUC-Judd of each map, (B,) (module docstring).
 
     ``ties``: ``"expected"`` (default; the benchmark's score averaged over the orders of tied
@@ -212,8 +234,7 @@ def auc_judd(maps: torch.Tensor, fixation_masks: torch.Tensor, resize: str | Non
     return torch.trapezoid(tp, fp, dim=1).to(maps.dtype)
 
 
-def judd_roc_curve(saliency: torch.Tensor, fixation_mask: torch.Tensor, resize: str | None = "bilinear",
-                   seed: int = 0):
+def judd_roc_curve(saliency: torch.Tensor, fixation_mask: torch.Tensor, resize: str | None = "bilinear", seed: int = 0):
     """The benchmark's ROC curve for one image, for plotting: (false-positive rates, true-positive
     rates) as numpy arrays from (0, 0) to (1, 1), one point per fixated pixel.
 

@@ -9,6 +9,7 @@ The FovEx map is a weighted sum of Gaussians at the fixations, min-max normalise
 (The reference code normalises over the whole batch; we normalise each image on
 its own so that a map does not depend on which other images share its batch.)
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,12 +29,16 @@ def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
     low = flat.min(dim=1).values.view(-1, 1, 1, 1)
     high = flat.max(dim=1).values.view(-1, 1, 1, 1)
     span = high - low
-    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny),
-                       torch.zeros_like(maps))
+    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
 
 
-def attribution_map(scanpath: torch.Tensor, size: tuple[int, int] | torch.Size, sigma: float = 0.15,
-                    weights: torch.Tensor | None = None, normalise: bool = True) -> torch.Tensor:
+def attribution_map(
+    scanpath: torch.Tensor,
+    size: tuple[int, int] | torch.Size,
+    sigma: float = 0.15,
+    weights: torch.Tensor | None = None,
+    normalise: bool = True,
+) -> torch.Tensor:
     """Sum of Gaussians at the fixations.
 
     Args:
@@ -59,8 +64,9 @@ def attribution_map(scanpath: torch.Tensor, size: tuple[int, int] | torch.Size, 
     if weights.dim() == 1:
         weights = weights.expand(batch, -1)
     if weights.shape != (batch, length):
-        raise ValueError(f"weights must have shape (L,) = ({length},) or (B, L) = ({batch}, {length}), "
-                         f"got {tuple(weights.shape)}.")
+        raise ValueError(
+            f"weights must have shape (L,) = ({length},) or (B, L) = ({batch}, {length}), got {tuple(weights.shape)}."
+        )
     blobs = gaussian_blob(scanpath.reshape(-1, 2), size, sigma).view(batch, length, *size)
     maps = (weights[:, :, None, None] * blobs).sum(dim=1, keepdim=True)
     return normalise_maps(maps) if normalise else maps

@@ -11,6 +11,7 @@ model's with a warning (:func:`fovex_lib._checks.images_for_model`). A model tha
 returns NaN or infinite logits on the input images raises a ``ValueError``: a map built
 from them would be meaningless (FovEx also checks every step of its fixation search).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -40,6 +40,7 @@ float32. Sign-gradient steps are discrete, so a tiny change of a gradient can fl
 and the scanpath may then differ; the tolerance measured against float32 is documented
 and tested in ``tests/test_precision.py`` and appendix B.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -106,10 +107,19 @@ def random_draws(seed: int, scanpath_length: int, steps: int) -> torch.Tensor:
     return torch.rand(scanpath_length, steps, 2, generator=generator)
 
 
-def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: torch.Tensor,
-                      memory: torch.Tensor | None, targets: torch.Tensor, *, steps: int = 20,
-                      lr: float = 0.1, sigma: float = 0.15, restarts: bool = True,
-                      draws: torch.Tensor | None = None) -> FixationSearch:
+def optimise_fixation(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    blurred: torch.Tensor,
+    memory: torch.Tensor | None,
+    targets: torch.Tensor,
+    *,
+    steps: int = 20,
+    lr: float = 0.1,
+    sigma: float = 0.15,
+    restarts: bool = True,
+    draws: torch.Tensor | None = None,
+) -> FixationSearch:
     """Search one fixation per image by sign-gradient descent (see module docstring).
 
     Args:
@@ -162,14 +172,24 @@ def optimise_fixation(model: torch.nn.Module, images: torch.Tensor, blurred: tor
         position = torch.where(improved[:, None], stepped, fallback).clamp(-1.0, 1.0)
 
     check_finite_logits(finite, "(or NaN gradients) during the fixation search")
-    return FixationSearch(best, best_loss, torch.stack(positions, 1), torch.stack(losses, 1),
-                          torch.stack(restarted, 1))
+    return FixationSearch(best, best_loss, torch.stack(positions, 1), torch.stack(losses, 1), torch.stack(restarted, 1))
 
 
-def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: torch.Tensor,
-                      targets: torch.Tensor, *, scanpath_length: int = 10, steps: int = 20,
-                      lr: float = 0.1, sigma: float = 0.15, forgetting: float = 0.1,
-                      restarts: bool = True, seed: int = 0, progress: bool = False) -> Scanpath:
+def optimise_scanpath(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    blurred: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    scanpath_length: int = 10,
+    steps: int = 20,
+    lr: float = 0.1,
+    sigma: float = 0.15,
+    forgetting: float = 0.1,
+    restarts: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+) -> Scanpath:
     """Choose ``scanpath_length`` fixations per image, updating the memory after each."""
     scanpath_length = check_count(scanpath_length, "scanpath_length")
     steps = check_count(steps, "steps")
@@ -181,8 +201,9 @@ def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: tor
     memory = None
     searches = []
     for t in tqdm(range(scanpath_length), desc="fixations", disable=not progress, leave=False):
-        search = optimise_fixation(model, images, blurred, memory, targets, steps=steps, lr=lr,
-                                   sigma=sigma, restarts=restarts, draws=draws[t])
+        search = optimise_fixation(
+            model, images, blurred, memory, targets, steps=steps, lr=lr, sigma=sigma, restarts=restarts, draws=draws[t]
+        )
         memory = update_memory(memory, gaussian_blob(search.best, size, sigma), forgetting)
         searches.append(search)
 
@@ -190,14 +211,21 @@ def optimise_scanpath(model: torch.nn.Module, images: torch.Tensor, blurred: tor
         return torch.stack([getattr(s, name) for s in searches], 1)
 
     assert memory is not None  # scanpath_length >= 1 (checked above)
-    return Scanpath(stack("best"), stack("best_loss"), stack("positions"), stack("losses"),
-                    stack("restarted"), memory)
+    return Scanpath(stack("best"), stack("best_loss"), stack("positions"), stack("losses"), stack("restarted"), memory)
 
 
 @torch.no_grad()
-def loss_landscape(model: torch.nn.Module, image: torch.Tensor, blurred: torch.Tensor,
-                   memory: torch.Tensor | None, target: int, *, sigma: float = 0.15,
-                   resolution: int = 15, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_landscape(
+    model: torch.nn.Module,
+    image: torch.Tensor,
+    blurred: torch.Tensor,
+    memory: torch.Tensor | None,
+    target: int,
+    *,
+    sigma: float = 0.15,
+    resolution: int = 15,
+    batch_size: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of ``target`` for a fixation at every point of a grid (one image).
 
     Args:
@@ -215,13 +243,12 @@ def loss_landscape(model: torch.nn.Module, image: torch.Tensor, blurred: torch.T
     targets = torch.full((flat.shape[0],), int(target), device=image.device, dtype=torch.long)
     chunks = []
     for start in range(0, flat.shape[0], batch_size):
-        chunk = flat[start:start + batch_size]
+        chunk = flat[start : start + batch_size]
         n = chunk.shape[0]
         mem = None if memory is None else memory.expand(n, -1, -1, -1)
         seen = foveate_with_memory(image.expand(n, -1, -1, -1), blurred.expand(n, -1, -1, -1), mem, chunk, sigma)
         logits = check_logits(model(seen), n)
-        chunks.append(F.cross_entropy(logits.float(), targets[start:start + n], reduction="none"))
+        chunks.append(F.cross_entropy(logits.float(), targets[start : start + n], reduction="none"))
     losses = torch.cat(chunks)
-    check_finite_logits(torch.isfinite(losses), "on the loss-landscape grid",
-                        items="grid point(s), row-major index")
+    check_finite_logits(torch.isfinite(losses), "on the loss-landscape grid", items="grid point(s), row-major index")
     return grid, losses.view(resolution, resolution)

@@ -16,6 +16,7 @@ copy elsewhere::
 ``2 * sigma^2``: the blob falls to ``1/e`` at a distance ``sqrt(sigma)``.
 Everything is differentiable with respect to the fixation position.
 """
+
 from __future__ import annotations
 
 import torch
@@ -74,8 +75,14 @@ def gaussian_blur(images: torch.Tensor, kernel_size: int = 41, sigma: float = 10
     return _tv_gaussian_blur(images, kernel_size=[kernel_size, kernel_size], sigma=[sigma, sigma])
 
 
-def foveate(images: torch.Tensor, fixations: torch.Tensor, sigma: float = 0.15,
-            blurred: torch.Tensor | None = None, kernel_size: int = 41, blur_sigma: float = 10.0) -> torch.Tensor:
+def foveate(
+    images: torch.Tensor,
+    fixations: torch.Tensor,
+    sigma: float = 0.15,
+    blurred: torch.Tensor | None = None,
+    kernel_size: int = 41,
+    blur_sigma: float = 10.0,
+) -> torch.Tensor:
     """Foveate a batch: sharp at the fixation, blurred far from it.
 
     Args:

@@ -8,6 +8,7 @@ Scanpath convention: ``out.scanpath[b, i] = (row, col)`` of fixation ``i`` of im
 ``b`` in normalised coordinates, ``-1`` = top/left, ``+1`` = bottom/right (pixel
 centres of the edge pixels); ``fovex_lib.to_pixels`` converts to pixel indices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,11 +68,24 @@ class FovEx(Explainer):
 
     name = "FovEx"
 
-    def __init__(self, model: torch.nn.Module, scanpath_length: int = 10, steps: int = 20,
-                 lr: float = 0.1, sigma: float = 0.15, blur_kernel_size: int = 41,
-                 blur_sigma: float = 10.0, forgetting: float = 0.1, heatmap_sigma: float = 0.15,
-                 restarts: bool = True, weights=None, seed: int = 0, progress: bool = False,
-                 autocast_dtype: torch.dtype | str | None = None, channels_last: bool = False):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        scanpath_length: int = 10,
+        steps: int = 20,
+        lr: float = 0.1,
+        sigma: float = 0.15,
+        blur_kernel_size: int = 41,
+        blur_sigma: float = 10.0,
+        forgetting: float = 0.1,
+        heatmap_sigma: float = 0.15,
+        restarts: bool = True,
+        weights=None,
+        seed: int = 0,
+        progress: bool = False,
+        autocast_dtype: torch.dtype | str | None = None,
+        channels_last: bool = False,
+    ):
         super().__init__(model)
         self.scanpath_length = check_count(scanpath_length, "scanpath_length")
         self.steps = check_count(steps, "steps")
@@ -95,8 +109,18 @@ class FovEx(Explainer):
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> FovExOutput:
         blurred = gaussian_blur(images, self.blur_kernel_size, self.blur_sigma)
         search = optimise_scanpath(
-            self.search_model, images, blurred, targets, scanpath_length=self.scanpath_length,
-            steps=self.steps, lr=self.lr, sigma=self.sigma, forgetting=self.forgetting,
-            restarts=self.restarts, seed=self.seed, progress=self.progress)
+            self.search_model,
+            images,
+            blurred,
+            targets,
+            scanpath_length=self.scanpath_length,
+            steps=self.steps,
+            lr=self.lr,
+            sigma=self.sigma,
+            forgetting=self.forgetting,
+            restarts=self.restarts,
+            seed=self.seed,
+            progress=self.progress,
+        )
         saliency = attribution_map(search.fixations, images.shape[-2:], self.heatmap_sigma, self.weights)
         return FovExOutput(saliency=saliency, targets=targets, scanpath=search.fixations, search=search)

@@ -14,6 +14,7 @@ so regions seen earlier stay sharp (fading with ``forgetting``; 0 forgets at onc
 fixation (``fixations=None``) the same formula gives the view of the memory alone,
 ``x + (blur(x) - x) * (1 - clip(G, 0, 1))``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,13 @@ def sharpness_mask(memory: torch.Tensor | None, blob: torch.Tensor | None) -> to
     return total.clamp(0.0, 1.0)
 
 
-def foveate_with_memory(images: torch.Tensor, blurred: torch.Tensor, memory: torch.Tensor | None,
-                        fixations: torch.Tensor | None, sigma: float) -> torch.Tensor:
+def foveate_with_memory(
+    images: torch.Tensor,
+    blurred: torch.Tensor,
+    memory: torch.Tensor | None,
+    fixations: torch.Tensor | None,
+    sigma: float,
+) -> torch.Tensor:
     """What the model sees for a candidate fixation, given the memory of earlier ones.
 
     Args:

@@ -25,6 +25,7 @@ most 0.005, and the average % drop by at most 0.5 points (measured on CPU with R
 fill and insertion blur, 16 test images per small model: 0.0065, 0.0012 and 0.02).
 channels-last alone changes nothing but the memory layout (equal results up to float rounding).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,15 @@ __all__ = ["AUTOCAST_DTYPES", "check_autocast_dtype", "model_precision", "Reduce
 
 #: The reduced dtypes ``torch.autocast`` is used with here.
 AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
-_NAMES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16,
-          "fp16": torch.float16, "half": torch.float16, "float32": None, "fp32": None}
+_NAMES = {
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "float32": None,
+    "fp32": None,
+}
 
 
 def check_autocast_dtype(dtype) -> torch.dtype | None:

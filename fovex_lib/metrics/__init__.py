@@ -24,19 +24,20 @@ Deletion / insertion follow the RISE reference code; their default substrates ar
 in the model's normalised space, so they need the model's ``mean`` / ``std`` (any
 :class:`~fovex_lib.models.zoo.ImageClassifier` has them).
 """
+
 from .deletion_insertion import (
-                                 SUBSTRATES,
-                                 Curves,
-                                 curve_auc,
-                                 deletion,
-                                 insertion,
-                                 make_substrate,
-                                 model_normalisation,
-                                 perturbation_curves,
-                                 pixel_ranks,
-                                 rise_gaussian_kernel,
-                                 substrate_name,
-                                 trapezoid_auc,
+    SUBSTRATES,
+    Curves,
+    curve_auc,
+    deletion,
+    insertion,
+    make_substrate,
+    model_normalisation,
+    perturbation_curves,
+    pixel_ranks,
+    rise_gaussian_kernel,
+    substrate_name,
+    trapezoid_auc,
 )
 from .drop_increase import DROP_SUBSTRATES, DropIncrease, drop_increase, mask_images
 from .evaluate import METRIC_DEFAULTS, MethodScores, evaluate_method, metric_settings, score_maps, summarise_metrics
@@ -45,9 +46,28 @@ from .result import MetricResult
 
 __all__ = [
     "MetricResult",
-    "drop_increase", "DropIncrease", "mask_images", "DROP_SUBSTRATES",
-    "deletion", "insertion", "perturbation_curves", "Curves", "curve_auc", "trapezoid_auc", "pixel_ranks",
-    "make_substrate", "substrate_name", "model_normalisation", "rise_gaussian_kernel", "SUBSTRATES",
-    "energy_pointing_game", "region_masks",
-    "evaluate_method", "score_maps", "summarise_metrics", "metric_settings", "METRIC_DEFAULTS", "MethodScores",
+    "drop_increase",
+    "DropIncrease",
+    "mask_images",
+    "DROP_SUBSTRATES",
+    "deletion",
+    "insertion",
+    "perturbation_curves",
+    "Curves",
+    "curve_auc",
+    "trapezoid_auc",
+    "pixel_ranks",
+    "make_substrate",
+    "substrate_name",
+    "model_normalisation",
+    "rise_gaussian_kernel",
+    "SUBSTRATES",
+    "energy_pointing_game",
+    "region_masks",
+    "evaluate_method",
+    "score_maps",
+    "summarise_metrics",
+    "metric_settings",
+    "METRIC_DEFAULTS",
+    "MethodScores",
 ]

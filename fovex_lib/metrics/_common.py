@@ -3,6 +3,7 @@
 Every check raises a ``TypeError`` or ``ValueError`` that says what was wrong and
 how to fix it; nothing is resized, clipped or converted silently.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,20 +23,32 @@ def renamed_arguments(**renamed: str):
     The metric API renamed ``target`` to ``targets`` and ``mode`` to ``substrate``; this keeps
     old calls from failing with a bare "unexpected keyword argument".
     """
+
     def decorate(function):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             old = [name for name in renamed if name in kwargs]
             if old:
-                raise TypeError(f"{function.__name__}(): " + "; ".join(
-                    f"the argument {name!r} is now called {renamed[name]!r}" for name in old) + ".")
+                raise TypeError(
+                    f"{function.__name__}(): "
+                    + "; ".join(f"the argument {name!r} is now called {renamed[name]!r}" for name in old)
+                    + "."
+                )
             return function(*args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
-def check_maps(maps: torch.Tensor, images: torch.Tensor | None = None, *, unit_range: bool = False,
-               non_negative: bool = False, name: str = "maps") -> torch.Tensor:
+def check_maps(
+    maps: torch.Tensor,
+    images: torch.Tensor | None = None,
+    *,
+    unit_range: bool = False,
+    non_negative: bool = False,
+    name: str = "maps",
+) -> torch.Tensor:
     """Explanation maps must be a finite float tensor (B, 1, H, W) matching the images.
 
     Args:
@@ -48,8 +61,10 @@ def check_maps(maps: torch.Tensor, images: torch.Tensor | None = None, *, unit_r
         ``maps`` unchanged (a (B, H, W) tensor is rejected, not reshaped).
     """
     if not isinstance(maps, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, 1, H, W), got {type(maps).__name__}. "
-                        "Pass explanation.saliency from an explainer.")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (B, 1, H, W), got {type(maps).__name__}. "
+            "Pass explanation.saliency from an explainer."
+        )
     if not maps.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {maps.dtype}; use maps.float().")
     if maps.dim() != 4 or maps.shape[1] != 1:
@@ -61,21 +76,29 @@ def check_maps(maps: torch.Tensor, images: torch.Tensor | None = None, *, unit_r
         if maps.shape[0] != images.shape[0]:
             raise ValueError(f"{name} has {maps.shape[0]} maps but there are {images.shape[0]} images.")
         if maps.shape[-2:] != images.shape[-2:]:
-            raise ValueError(f"{name} are {tuple(maps.shape[-2:])} but the images are {tuple(images.shape[-2:])}; "
-                             "metrics do not resize maps. Upsample them yourself first, e.g. with "
-                             "torch.nn.functional.interpolate(maps, size=images.shape[-2:], mode='bilinear').")
+            raise ValueError(
+                f"{name} are {tuple(maps.shape[-2:])} but the images are {tuple(images.shape[-2:])}; "
+                "metrics do not resize maps. Upsample them yourself first, e.g. with "
+                "torch.nn.functional.interpolate(maps, size=images.shape[-2:], mode='bilinear')."
+            )
     if not torch.isfinite(maps).all():
-        raise ValueError(f"{name} contain NaN or infinite values; the explainer failed on these images "
-                         "(fix or drop them before scoring).")
+        raise ValueError(
+            f"{name} contain NaN or infinite values; the explainer failed on these images "
+            "(fix or drop them before scoring)."
+        )
     if unit_range or non_negative:
         lo = float(maps.min())
         hi = float(maps.max())
         if lo < 0.0:
-            raise ValueError(f"{name} must be non-negative here, got a minimum of {lo:.3g}. "
-                             "Normalise them first, e.g. with fovex_lib.normalise_maps (per-image min-max).")
+            raise ValueError(
+                f"{name} must be non-negative here, got a minimum of {lo:.3g}. "
+                "Normalise them first, e.g. with fovex_lib.normalise_maps (per-image min-max)."
+            )
         if unit_range and hi > 1.0:
-            raise ValueError(f"{name} must lie in [0, 1] to be used as a mask, got a maximum of {hi:.3g}. "
-                             "Normalise them first, e.g. with fovex_lib.normalise_maps (per-image min-max).")
+            raise ValueError(
+                f"{name} must lie in [0, 1] to be used as a mask, got a maximum of {hi:.3g}. "
+                "Normalise them first, e.g. with fovex_lib.normalise_maps (per-image min-max)."
+            )
     return maps
 
 
@@ -85,14 +108,15 @@ def is_constant(maps: torch.Tensor) -> torch.Tensor:
     return flat.amax(1) == flat.amin(1)
 
 
-def target_probabilities(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor,
-                         batch_size: int) -> torch.Tensor:
+def target_probabilities(
+    model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, batch_size: int
+) -> torch.Tensor:
     """Softmax probability of ``targets[i]`` for ``images[i]``, evaluated ``batch_size`` at a time."""
     out = []
     for start in range(0, images.shape[0], batch_size):
-        chunk = images[start:start + batch_size]
+        chunk = images[start : start + batch_size]
         logits = check_logits(model(chunk), chunk.shape[0])
-        out.append(F.softmax(_wide(logits), dim=1).gather(1, targets[start:start + batch_size, None])[:, 0])
+        out.append(F.softmax(_wide(logits), dim=1).gather(1, targets[start : start + batch_size, None])[:, 0])
     return torch.cat(out)
 
 
@@ -119,9 +143,12 @@ def prepare(model: torch.nn.Module, images: torch.Tensor, targets, batch_size: i
     check_batch_size(batch_size)
     images = images.to(model_device(model))
     with eval_mode(model), torch.no_grad():
-        logits = torch.cat([check_logits(model(images[s:s + batch_size]), images[s:s + batch_size].shape[0])
-                            for s in range(0, images.shape[0], batch_size)])
+        logits = torch.cat(
+            [
+                check_logits(model(images[s : s + batch_size]), images[s : s + batch_size].shape[0])
+                for s in range(0, images.shape[0], batch_size)
+            ]
+        )
         targets = resolve_targets(targets, logits)
         probs = F.softmax(_wide(logits), dim=1).gather(1, targets[:, None])[:, 0]
     return images, targets, probs
-

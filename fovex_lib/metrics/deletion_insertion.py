@@ -52,6 +52,7 @@ in accepting any ``targets`` and any image size, and in the batching: all :math:
 modified images are built on the fly and scored ``batch_size`` at a time on the model's
 device (images and steps mixed in one queue), never one forward pass per step.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,20 @@ from ..method.explainer import eval_mode
 from ._common import _wide, check_maps, is_constant, prepare, renamed_arguments
 from .result import MetricResult
 
-__all__ = ["SUBSTRATES", "Curves", "pixel_ranks", "make_substrate", "substrate_name", "model_normalisation",
-           "rise_gaussian_kernel", "deletion", "insertion", "perturbation_curves", "curve_auc", "trapezoid_auc"]
+__all__ = [
+    "SUBSTRATES",
+    "Curves",
+    "pixel_ranks",
+    "make_substrate",
+    "substrate_name",
+    "model_normalisation",
+    "rise_gaussian_kernel",
+    "deletion",
+    "insertion",
+    "perturbation_curves",
+    "curve_auc",
+    "trapezoid_auc",
+]
 
 #: Named substrates accepted by :func:`make_substrate` (``"model_mean"`` and ``"blur"`` need the model).
 SUBSTRATES = ("model_mean", "blur", "black", "mean")
@@ -145,13 +158,21 @@ def model_normalisation(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Ten
             mean = torch.as_tensor(mean)
             std = torch.as_tensor(std)
             if mean.numel() not in (1, 3) or std.numel() not in (1, 3):
-                raise ValueError(f"{path}.mean / {path}.std must hold 1 or 3 values (per colour channel), "
-                                 f"got {mean.numel()} and {std.numel()}.")
+                raise ValueError(
+                    f"{path}.mean / {path}.std must hold 1 or 3 values (per colour channel), "
+                    f"got {mean.numel()} and {std.numel()}."
+                )
             if not (std > 0).all():
                 raise ValueError(f"{path}.std must be positive, got {std.flatten().tolist()}.")
             return mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)
-        inner = next(((name, getattr(current, name)) for name in _INNER
-                      if isinstance(getattr(current, name, None), torch.nn.Module)), None)
+        inner = next(
+            (
+                (name, getattr(current, name))
+                for name in _INNER
+                if isinstance(getattr(current, name, None), torch.nn.Module)
+            ),
+            None,
+        )
         if inner is None:
             break
         path, current = f"{path}.{inner[0]}", inner[1]
@@ -161,7 +182,8 @@ def model_normalisation(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Ten
         "(RISE's, defined in the model's normalised space) cannot be built. Use a model from "
         "fovex_lib.load_model or fovex_lib.models.zoo.ImageClassifier(net, mean, std, ...), give your model "
         "'mean' and 'std' attributes (the per-channel values it normalises [0, 1] images with), or pass "
-        "substrate='black', substrate='mean' or a substrate tensor instead.")
+        "substrate='black', substrate='mean' or a substrate tensor instead."
+    )
 
 
 def _reflect(index: int, size: int) -> int:
@@ -216,8 +238,13 @@ def substrate_name(substrate) -> str:
     return substrate
 
 
-def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn.Module | None = None,
-                   blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> torch.Tensor:
+def make_substrate(
+    images: torch.Tensor,
+    substrate="model_mean",
+    model: torch.nn.Module | None = None,
+    blur_kernel_size: int = 11,
+    blur_sigma: float = 5.0,
+) -> torch.Tensor:
     """The image each pixel is replaced by (deletion) or started from (insertion), in [0, 1] space.
 
     Args:
@@ -239,8 +266,9 @@ def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn
     """
     if isinstance(substrate, torch.Tensor):
         if substrate.shape != images.shape:
-            raise ValueError(f"a substrate tensor must have the images' shape {tuple(images.shape)}, "
-                             f"got {tuple(substrate.shape)}.")
+            raise ValueError(
+                f"a substrate tensor must have the images' shape {tuple(images.shape)}, got {tuple(substrate.shape)}."
+            )
         if not torch.isfinite(substrate).all():
             raise ValueError("the substrate tensor contains NaN or infinite values.")
         return substrate.to(images)
@@ -250,8 +278,10 @@ def make_substrate(images: torch.Tensor, substrate="model_mean", model: torch.nn
     if substrate == "mean":
         return images.mean(dim=(2, 3), keepdim=True).expand_as(images).clone()
     if model is None:
-        raise ValueError(f"substrate {substrate!r} is defined in the model's normalised space: pass the model "
-                         f"(make_substrate(images, {substrate!r}, model)), or use 'black', 'mean' or a tensor.")
+        raise ValueError(
+            f"substrate {substrate!r} is defined in the model's normalised space: pass the model "
+            f"(make_substrate(images, {substrate!r}, model)), or use 'black', 'mean' or a tensor."
+        )
     mean, std = (t.to(images) for t in model_normalisation(model))
     if substrate == "model_mean":
         return mean.expand_as(images).clone()
@@ -264,15 +294,27 @@ def _check_step(step, pixels: int, width: int) -> int:
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise ValueError(f"step (pixels per step) must be an int >= 1 or None (one row, {width}), got {step!r}.")
     if step > pixels:
-        raise ValueError(f"step {step} is larger than the image ({pixels} pixels); the curve would have "
-                         "no intermediate point.")
+        raise ValueError(
+            f"step {step} is larger than the image ({pixels} pixels); the curve would have no intermediate point."
+        )
     return step
 
 
 @renamed_arguments(target="targets")
-def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None, *,
-                        kind: str, step: int | None = None, substrate=None, blur_kernel_size: int = 11,
-                        blur_sigma: float = 5.0, batch_size: int = 64, progress: bool = False) -> Curves:
+def perturbation_curves(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets=None,
+    *,
+    kind: str,
+    step: int | None = None,
+    substrate=None,
+    blur_kernel_size: int = 11,
+    blur_sigma: float = 5.0,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> Curves:
     """Deletion (``kind="deletion"``) or insertion (``kind="insertion"``) curves; see the module docstring.
 
     :func:`deletion` and :func:`insertion` call this with their ``kind``.
@@ -312,44 +354,91 @@ def perturbation_curves(model: torch.nn.Module, images: torch.Tensor, maps: torc
     fractions = torch.arange(n_steps + 1, dtype=torch.float64) / n_steps  # RISE's uniform spacing
 
     # One queue of (image, step) pairs, scored batch_size at a time.
-    pairs = torch.cartesian_prod(torch.arange(batch, device=images.device),
-                                 torch.arange(n_steps + 1, device=images.device))
+    pairs = torch.cartesian_prod(
+        torch.arange(batch, device=images.device), torch.arange(n_steps + 1, device=images.device)
+    )
     scores = torch.empty(batch, n_steps + 1, dtype=torch.float64, device=images.device)
     chunks = range(0, pairs.shape[0], batch_size)
     with eval_mode(model), torch.no_grad():
         for lo in tqdm(chunks, desc=kind, disable=not progress, leave=False):
-            b, k = pairs[lo:lo + batch_size].unbind(1)
+            b, k = pairs[lo : lo + batch_size].unbind(1)
             changed = ranks[b] < counts[k].view(-1, 1, 1, 1)  # the first counts[k] ranked pixels
             probe = torch.where(changed, end[b], start[b])
             logits = check_logits(model(probe), probe.shape[0])
             scores[b, k] = F.softmax(_wide(logits), dim=1).gather(1, targets[b, None])[:, 0].double()
     scores = scores.cpu()
-    return Curves(metric=kind, values=curve_auc(scores), higher_is_better=kind == "insertion",
-                  targets=targets.cpu(), substrate=name, curves=scores, fractions=fractions,
-                  constant_map=is_constant(maps).cpu(), step=step)
+    return Curves(
+        metric=kind,
+        values=curve_auc(scores),
+        higher_is_better=kind == "insertion",
+        targets=targets.cpu(),
+        substrate=name,
+        curves=scores,
+        fractions=fractions,
+        constant_map=is_constant(maps).cpu(),
+        step=step,
+    )
 
 
 @renamed_arguments(target="targets")
-def deletion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None,
-             step: int | None = None, substrate="model_mean", batch_size: int = 64, progress: bool = False,
-             blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> Curves:
+def deletion(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets=None,
+    step: int | None = None,
+    substrate="model_mean",
+    batch_size: int = 64,
+    progress: bool = False,
+    blur_kernel_size: int = 11,
+    blur_sigma: float = 5.0,
+) -> Curves:
     """Deletion curves: most salient pixels replaced by ``substrate`` first (default the model's mean colour).
 
     Lower AUC is better. See :func:`perturbation_curves` for the arguments.
     """
-    return perturbation_curves(model, images, maps, targets, kind="deletion", step=step, substrate=substrate,
-                               blur_kernel_size=blur_kernel_size, blur_sigma=blur_sigma, batch_size=batch_size,
-                               progress=progress)
+    return perturbation_curves(
+        model,
+        images,
+        maps,
+        targets,
+        kind="deletion",
+        step=step,
+        substrate=substrate,
+        blur_kernel_size=blur_kernel_size,
+        blur_sigma=blur_sigma,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 @renamed_arguments(target="targets")
-def insertion(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None,
-              step: int | None = None, substrate="blur", batch_size: int = 64, progress: bool = False,
-              blur_kernel_size: int = 11, blur_sigma: float = 5.0) -> Curves:
+def insertion(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets=None,
+    step: int | None = None,
+    substrate="blur",
+    batch_size: int = 64,
+    progress: bool = False,
+    blur_kernel_size: int = 11,
+    blur_sigma: float = 5.0,
+) -> Curves:
     """Insertion curves: start from ``substrate`` (default RISE's blur), most salient pixels restored first.
 
     Higher AUC is better. See :func:`perturbation_curves` for the arguments.
     """
-    return perturbation_curves(model, images, maps, targets, kind="insertion", step=step, substrate=substrate,
-                               blur_kernel_size=blur_kernel_size, blur_sigma=blur_sigma, batch_size=batch_size,
-                               progress=progress)
+    return perturbation_curves(
+        model,
+        images,
+        maps,
+        targets,
+        kind="insertion",
+        step=step,
+        substrate=substrate,
+        blur_kernel_size=blur_kernel_size,
+        blur_sigma=blur_sigma,
+        batch_size=batch_size,
+        progress=progress,
+    )

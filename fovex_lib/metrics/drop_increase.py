@@ -30,6 +30,7 @@ numbers most. The masked image is :math:`S \\odot x + (1 - S) \\odot b` for a su
 
 All act on [0, 1] RGB images; the model wrapper normalises afterwards.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ class DropIncrease(MetricResult):
 
 
 @renamed_arguments(mode="substrate")
-def mask_images(images: torch.Tensor, maps: torch.Tensor, substrate="black",
-                model: torch.nn.Module | None = None) -> torch.Tensor:
+def mask_images(
+    images: torch.Tensor, maps: torch.Tensor, substrate="black", model: torch.nn.Module | None = None
+) -> torch.Tensor:
     """Mask images by maps in [0, 1]: ``S * x + (1 - S) * b`` for the substrate ``b``.
 
     ``"black"`` -> ``S * x``; ``"mean"`` -> ``S * x + (1 - S) * mean(x)`` (mean per image and
@@ -99,8 +101,14 @@ def mask_images(images: torch.Tensor, maps: torch.Tensor, substrate="black",
 
 
 @renamed_arguments(mode="substrate", target="targets")
-def drop_increase(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets=None,
-                  substrate="black", batch_size: int = 32) -> DropIncrease:
+def drop_increase(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets=None,
+    substrate="black",
+    batch_size: int = 32,
+) -> DropIncrease:
     """Per-image % drop and increase of the target's softmax score when the image is masked by its map.
 
     Args:
@@ -126,5 +134,13 @@ def drop_increase(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tens
     # A score that underflowed to 0 has nothing to lose: its drop is 0 (documented, not NaN).
     safe = scores.clamp_min(torch.finfo(scores.dtype).tiny)
     drop = torch.where(scores > 0, 100.0 * (scores - masked).clamp_min(0) / safe, torch.zeros_like(scores))
-    return DropIncrease(metric="drop_increase", values=drop.double(), higher_is_better=False, targets=targets.cpu(),
-                        substrate=name, scores=scores, masked_scores=masked, increase=scores < masked)
+    return DropIncrease(
+        metric="drop_increase",
+        values=drop.double(),
+        higher_is_better=False,
+        targets=targets.cpu(),
+        substrate=name,
+        scores=scores,
+        masked_scores=masked,
+        increase=scores < masked,
+    )

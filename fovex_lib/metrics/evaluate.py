@@ -17,6 +17,7 @@ a shard of the images (the shared protocol of chapters 6 and 7):
 
 :func:`summarise_metrics` turns per-image values into one table row.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,20 +33,27 @@ from .deletion_insertion import deletion, insertion
 from .drop_increase import DROP_SUBSTRATES, drop_increase
 from .pointing_game import energy_pointing_game
 
-__all__ = ["METRIC_DEFAULTS", "VALUE_NAMES", "MethodScores", "score_maps", "evaluate_method", "summarise_metrics",
-           "metric_settings"]
+__all__ = [
+    "METRIC_DEFAULTS",
+    "VALUE_NAMES",
+    "MethodScores",
+    "score_maps",
+    "evaluate_method",
+    "summarise_metrics",
+    "metric_settings",
+]
 
 #: Default metric settings (see each metric's module for the source of each default). The
 #: ``<metric>_substrate`` entries are each metric's ``substrate`` argument.
 METRIC_DEFAULTS = {
     "drop_increase_substrate": "black",  # drop / increase: Grad-CAM++ multiplies the image by the map
-    "step": None,                  # deletion / insertion pixels per step; None = one row (W)
+    "step": None,  # deletion / insertion pixels per step; None = one row (W)
     # Deletion / insertion as in the RISE code (eclique/RISE evaluation.py, CausalMetric), whose
     # model takes the normalised image z = (x - mean) / std:
     "deletion_substrate": "model_mean",  # RISE: deleted pixels set to z = 0, i.e. the model's mean colour
     "insertion_substrate": "blur",  # RISE: start from conv2d(z, gkern(11, 5)), zero padding in z
-    "blur_kernel_size": 11,        # RISE gkern window (klen)
-    "blur_sigma": 5.0,             # RISE gkern sigma (nsig)
+    "blur_kernel_size": 11,  # RISE gkern window (klen)
+    "blur_sigma": 5.0,  # RISE gkern sigma (nsig)
 }
 
 #: Per-image values a scoring run produces, with the direction that is better.
@@ -64,15 +72,17 @@ def metric_settings(**overrides) -> dict:
     """
     renamed = sorted(set(overrides) & set(_RENAMED_SETTINGS))
     if renamed:
-        raise TypeError("; ".join(f"the metric setting {old!r} is now called {_RENAMED_SETTINGS[old]!r}"
-                                  for old in renamed) + ".")
+        raise TypeError(
+            "; ".join(f"the metric setting {old!r} is now called {_RENAMED_SETTINGS[old]!r}" for old in renamed) + "."
+        )
     unknown = set(overrides) - set(METRIC_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown metric settings {sorted(unknown)}; known: {sorted(METRIC_DEFAULTS)}.")
     settings = {**METRIC_DEFAULTS, **overrides}
     if settings["drop_increase_substrate"] not in DROP_SUBSTRATES:
-        raise ValueError(f"drop_increase_substrate must be one of {DROP_SUBSTRATES}, "
-                         f"got {settings['drop_increase_substrate']!r}.")
+        raise ValueError(
+            f"drop_increase_substrate must be one of {DROP_SUBSTRATES}, got {settings['drop_increase_substrate']!r}."
+        )
     return settings
 
 
@@ -101,9 +111,17 @@ class MethodScores:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor, targets, regions=None,
-               settings: dict | None = None, batch_size: int = 64, progress: bool = False,
-               keep_curves: bool = False) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
+def score_maps(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets,
+    regions=None,
+    settings: dict | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+    keep_curves: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
     """All metrics on one batch of maps.
 
     Args:
@@ -130,11 +148,22 @@ def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor,
         values[f"increase_{substrate}"] = di.increase.double().numpy()
 
     blur = {"blur_kernel_size": settings["blur_kernel_size"], "blur_sigma": settings["blur_sigma"]}
-    for name, fn, substrate in (("deletion", deletion, settings["deletion_substrate"]),
-                                ("insertion", insertion, settings["insertion_substrate"])):
+    for name, fn, substrate in (
+        ("deletion", deletion, settings["deletion_substrate"]),
+        ("insertion", insertion, settings["insertion_substrate"]),
+    ):
         start = time.perf_counter()
-        result = fn(model, images, maps, targets, step=settings["step"], substrate=substrate,
-                    batch_size=batch_size, progress=progress, **blur)
+        result = fn(
+            model,
+            images,
+            maps,
+            targets,
+            step=settings["step"],
+            substrate=substrate,
+            batch_size=batch_size,
+            progress=progress,
+            **blur,
+        )
         seconds[name] = (time.perf_counter() - start) / n
         values[name] = result.values.numpy()
         if keep_curves:
@@ -153,19 +182,35 @@ def score_maps(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tensor,
 
 def _as_targets(targets, n: int) -> list[int]:
     if targets is None:
-        raise ValueError("evaluate_method needs explicit targets (B ints), so that cache keys are well defined; "
-                         "use the predicted classes, e.g. model(images).argmax(1).")
+        raise ValueError(
+            "evaluate_method needs explicit targets (B ints), so that cache keys are well defined; "
+            "use the predicted classes, e.g. model(images).argmax(1)."
+        )
     t = torch.as_tensor(targets).reshape(-1)
     if t.is_floating_point() or t.numel() != n:
         raise ValueError(f"targets must be {n} integer class indices, got {t.numel()} of dtype {t.dtype}.")
     return [int(v) for v in t.tolist()]
 
 
-def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids: list[str], targets,
-                    regions=None, *, method: str | None = None, method_settings: dict | None = None,
-                    model_name: str | None = None, settings: dict | None = None, explain_batch: int = 8,
-                    batch_size: int = 64, cache=None, shard: str | None = None, progress: bool = False,
-                    keep_curves: bool = False) -> MethodScores:
+def evaluate_method(
+    model: torch.nn.Module,
+    explainer,
+    images: torch.Tensor,
+    ids: list[str],
+    targets,
+    regions=None,
+    *,
+    method: str | None = None,
+    method_settings: dict | None = None,
+    model_name: str | None = None,
+    settings: dict | None = None,
+    explain_batch: int = 8,
+    batch_size: int = 64,
+    cache=None,
+    shard: str | None = None,
+    progress: bool = False,
+    keep_curves: bool = False,
+) -> MethodScores:
     """Explain ``images`` with ``explainer`` and score every map with every metric.
 
     Args:
@@ -202,9 +247,18 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
     described = explainer_settings(explainer)  # once: every key of this call shares it
 
     def key(i: int) -> dict:
-        return result_key("metrics", method, ids[i], model=model_name, explainer=described,
-                          method_settings=method_settings, size=list(images.shape[-2:]), target=target_list[i],
-                          metrics=settings, ebpg=regions is not None)
+        return result_key(
+            "metrics",
+            method,
+            ids[i],
+            model=model_name,
+            explainer=described,
+            method_settings=method_settings,
+            size=list(images.shape[-2:]),
+            target=target_list[i],
+            metrics=settings,
+            ebpg=regions is not None,
+        )
 
     kept: dict[str, list] = {}
 
@@ -220,8 +274,9 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
             reg = regions[idx]
         elif regions is not None:
             reg = [regions[i] for i in idx]
-        values, seconds, curves = score_maps(model, x, maps.detach(), t, reg, settings, batch_size,
-                                             keep_curves=keep_curves)
+        values, seconds, curves = score_maps(
+            model, x, maps.detach(), t, reg, settings, batch_size, keep_curves=keep_curves
+        )
         seconds["explain"] = explain_s
         for name, c in curves.items():
             kept.setdefault(name, []).append(c)
@@ -229,8 +284,16 @@ def evaluate_method(model: torch.nn.Module, explainer, images: torch.Tensor, ids
         return [{**{name: float(v[j]) for name, v in values.items()}, **timing} for j in range(len(idx))]
 
     order = select_shard(range(images.shape[0]), shard)
-    rows = cached_map(list(range(images.shape[0])), compute, key, cache=cache, shard=shard,
-                      batch_size=explain_batch, progress=progress, desc=method)
+    rows = cached_map(
+        list(range(images.shape[0])),
+        compute,
+        key,
+        cache=cache,
+        shard=shard,
+        batch_size=explain_batch,
+        progress=progress,
+        desc=method,
+    )
 
     names = [*VALUE_NAMES, *(f"{v}_{s}" for s in DROP_SUBSTRATES for v in ("drop", "increase")), "constant_map"]
     values = {name: np.array([row[name] for row in rows], dtype=float) for name in names}

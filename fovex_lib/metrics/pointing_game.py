@@ -15,6 +15,7 @@ Documented edge cases: a map whose total energy is 0 (all zeros) has no share to
 measure and gets ``NaN`` (with a ``RuntimeWarning``); a region covering the whole
 image scores 100 for every map (uninformative, but defined); an empty region is an error.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -37,15 +38,21 @@ def region_masks(regions, size: tuple[int, int], batch: int) -> torch.Tensor:
     """
     if isinstance(regions, torch.Tensor):
         if regions.dtype != torch.bool:
-            raise TypeError(f"a region mask must be a bool tensor (B, 1, H, W), got dtype {regions.dtype}; "
-                            "use mask > 0.5 or pass boxes instead.")
+            raise TypeError(
+                f"a region mask must be a bool tensor (B, 1, H, W), got dtype {regions.dtype}; "
+                "use mask > 0.5 or pass boxes instead."
+            )
         if regions.dim() != 4 or tuple(regions.shape) != (batch, 1, *size):
-            raise ValueError(f"region mask must have shape ({batch}, 1, {size[0]}, {size[1]}) like the maps, "
-                             f"got {tuple(regions.shape)}.")
+            raise ValueError(
+                f"region mask must have shape ({batch}, 1, {size[0]}, {size[1]}) like the maps, "
+                f"got {tuple(regions.shape)}."
+            )
         return regions
     if not isinstance(regions, (list, tuple)):
-        raise TypeError("regions must be a bool tensor (B, 1, H, W) or a list of B lists of boxes "
-                        f"(x0, y0, x1, y1), got {type(regions).__name__}.")
+        raise TypeError(
+            "regions must be a bool tensor (B, 1, H, W) or a list of B lists of boxes "
+            f"(x0, y0, x1, y1), got {type(regions).__name__}."
+        )
     if len(regions) != batch:
         raise ValueError(f"regions lists boxes for {len(regions)} images but there are {batch} maps.")
     return torch.stack([boxes_to_mask(boxes, size) for boxes in regions])[:, None]
@@ -71,14 +78,17 @@ def energy_pointing_game(maps: torch.Tensor, regions) -> MetricResult:
     masks = region_masks(regions, (maps.shape[-2], maps.shape[-1]), maps.shape[0]).to(maps.device)
     empty = ~masks.flatten(1).any(1)
     if empty.any():
-        raise ValueError(f"the region of image {int(empty.nonzero()[0])} covers no pixel; "
-                         "EBPG needs at least one pixel inside the object.")
+        raise ValueError(
+            f"the region of image {int(empty.nonzero()[0])} covers no pixel; "
+            "EBPG needs at least one pixel inside the object."
+        )
     flat = maps.flatten(1).double()
     total = flat.sum(1)
     inside = (flat * masks.flatten(1)).sum(1)
     zero = total == 0
     if zero.any():
-        warnings.warn(f"{int(zero.sum())} map(s) are all zeros (no energy); their EBPG is NaN.",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{int(zero.sum())} map(s) are all zeros (no energy); their EBPG is NaN.", RuntimeWarning, stacklevel=2
+        )
     values = torch.where(zero, torch.full_like(total, float("nan")), 100.0 * inside / total.clamp_min(1e-300))
     return MetricResult(metric="energy_pointing_game", values=values.cpu(), higher_is_better=True)

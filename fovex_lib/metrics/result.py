@@ -18,6 +18,7 @@ Conventions: every tensor is on the CPU; per-image tensors have shape ``(N,)`` f
 abscissae in ``fractions``. ``result.mean()`` is the number a table reports. Results
 compare by identity (``eq=False``): compare their tensors, e.g. ``torch.equal(a.values, b.values)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -14,6 +14,7 @@ by ``python -m fovex_lib.models.train_synthetic`` and ship with the package as
 ``fovex_lib/data/synthetic_{cnn,vit}.safetensors``, so ``load_model("synthetic_cnn")``
 works offline.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -46,8 +47,9 @@ class SmallCNN(nn.Module):
 
     def __init__(self, num_classes: int = len(CLASS_NAMES)):
         super().__init__()
-        self.features = nn.Sequential(_block(3, 24, True), _block(24, 48, True), _block(48, 64, True),
-                                      _block(64, 96, False))
+        self.features = nn.Sequential(
+            _block(3, 24, True), _block(24, 48, True), _block(48, 64, True), _block(64, 96, False)
+        )
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(96, num_classes)
 
@@ -60,15 +62,26 @@ def small_cnn(num_classes: int = len(CLASS_NAMES)) -> SmallCNN:
     return SmallCNN(num_classes)
 
 
-def small_vit(num_classes: int = len(CLASS_NAMES), embed_dim: int = 96, depth: int = 4,
-              num_heads: int = 4) -> nn.Module:
+def small_vit(
+    num_classes: int = len(CLASS_NAMES), embed_dim: int = 96, depth: int = 4, num_heads: int = 4
+) -> nn.Module:
     """The synthetic-data ViT (random weights): timm ``VisionTransformer``, 64x64 input,
     8x8 patches, width 96, depth 4, 4 heads, MLP ratio 2, class-token pooling."""
     from timm.models.vision_transformer import VisionTransformer
 
-    return VisionTransformer(img_size=64, patch_size=8, in_chans=3, num_classes=num_classes,
-                             embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=2.0,
-                             qkv_bias=True, class_token=True, global_pool="token")
+    return VisionTransformer(
+        img_size=64,
+        patch_size=8,
+        in_chans=3,
+        num_classes=num_classes,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=2.0,
+        qkv_bias=True,
+        class_token=True,
+        global_pool="token",
+    )
 
 
 #: name -> (builder, weights file name)
@@ -100,7 +113,8 @@ def _load(name: str, pretrained: bool, weights) -> ImageClassifier:
             except FileNotFoundError as err:
                 raise FileNotFoundError(
                     f"{err}. The weights ship with fovex_lib; re-create them with "
-                    f"`python -m fovex_lib.models.train_synthetic --model {name.split('_')[1]}`.") from err
+                    f"`python -m fovex_lib.models.train_synthetic --model {name.split('_')[1]}`."
+                ) from err
         net.load_state_dict(state)
     return wrap(net, name)
 

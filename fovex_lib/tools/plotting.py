@@ -13,6 +13,7 @@ the library's convention: (row, col) in [-1, 1], converted to pixels with
 * the fixation search (chapter 3): :func:`show_landscape`, :func:`draw_search`,
   :func:`plot_losses`
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -24,9 +25,19 @@ from matplotlib.lines import Line2D
 
 from ..method.foveation import to_pixels
 
-__all__ = ["to_numpy_image", "show_image", "show_map", "draw_scanpath",
-           "mark_fixations", "draw_box", "map_grid", "landscape_extent", "show_landscape",
-           "draw_search", "plot_losses"]
+__all__ = [
+    "to_numpy_image",
+    "show_image",
+    "show_map",
+    "draw_scanpath",
+    "mark_fixations",
+    "draw_box",
+    "map_grid",
+    "landscape_extent",
+    "show_landscape",
+    "draw_search",
+    "plot_losses",
+]
 
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -55,9 +66,17 @@ def show_image(image: torch.Tensor, ax=None, title: str | None = None):
     return ax
 
 
-def show_map(saliency: torch.Tensor, image: torch.Tensor | None = None, ax=None, title: str | None = None,
-             alpha: float = 0.5, cmap: str = "jet", colorbar: bool = False, vmin: float = 0.0,
-             vmax: float = 1.0):
+def show_map(
+    saliency: torch.Tensor,
+    image: torch.Tensor | None = None,
+    ax=None,
+    title: str | None = None,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    colorbar: bool = False,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+):
     """Show a (H, W) / (1, H, W) / (1, 1, H, W) map, overlaid on ``image`` when given.
 
     The colour scale is fixed to [vmin, vmax] (default [0, 1], the range of attribution
@@ -77,9 +96,16 @@ def show_map(saliency: torch.Tensor, image: torch.Tensor | None = None, ax=None,
     return ax
 
 
-def draw_scanpath(scanpath: torch.Tensor, size: tuple[int, int], ax, color: str = "white",
-                  numbered: bool = True, line: bool = True, marker_size: float = 180,
-                  filled: bool = True):
+def draw_scanpath(
+    scanpath: torch.Tensor,
+    size: tuple[int, int],
+    ax,
+    color: str = "white",
+    numbered: bool = True,
+    line: bool = True,
+    marker_size: float = 180,
+    filled: bool = True,
+):
     """Draw fixations (L, 2) in [-1, 1] as numbered circles joined by lines.
 
     ``filled=False`` draws hollow circles that leave the image under each fixation visible.
@@ -88,8 +114,9 @@ def draw_scanpath(scanpath: torch.Tensor, size: tuple[int, int], ax, color: str 
     rows, cols = px[:, 0], px[:, 1]
     if line:
         ax.plot(cols, rows, "-", color=color, lw=1.2, alpha=0.8)
-    ax.scatter(cols, rows, s=marker_size, facecolors="black" if filled else "none", edgecolors=color,
-               linewidths=1.5, zorder=3)
+    ax.scatter(
+        cols, rows, s=marker_size, facecolors="black" if filled else "none", edgecolors=color, linewidths=1.5, zorder=3
+    )
     if numbered:
         for i, (r, c) in enumerate(zip(rows, cols), start=1):
             ax.text(c, r, str(i), color=color, ha="center", va="center", fontsize=8, weight="bold", zorder=4)
@@ -103,8 +130,9 @@ def _as_positions(fixations) -> torch.Tensor:
     return torch.as_tensor(fixations, dtype=torch.float32).reshape(-1, 2)
 
 
-def mark_fixations(ax, fixations, size: tuple[int, int], color: str = "red",
-                   earlier_color: str = "white", marker_size: float = 14.0) -> np.ndarray:
+def mark_fixations(
+    ax, fixations, size: tuple[int, int], color: str = "red", earlier_color: str = "white", marker_size: float = 14.0
+) -> np.ndarray:
     """Mark fixations (row, col) in [-1, 1] with crosses; the last one is the current one.
 
     The current (last) fixation is a large ``+`` in ``color``, earlier ones small ``x``
@@ -115,8 +143,7 @@ def mark_fixations(ax, fixations, size: tuple[int, int], color: str = "red",
     """
     px = to_pixels(_as_positions(fixations), size).numpy()
     if len(px) > 1:
-        ax.plot(px[:-1, 1], px[:-1, 0], "x", color=earlier_color, markersize=marker_size / 2,
-                markeredgewidth=2)
+        ax.plot(px[:-1, 1], px[:-1, 0], "x", color=earlier_color, markersize=marker_size / 2, markeredgewidth=2)
     ax.plot(px[-1:, 1], px[-1:, 0], "+", color=color, markersize=marker_size, markeredgewidth=2.5)
     return px
 
@@ -124,12 +151,22 @@ def mark_fixations(ax, fixations, size: tuple[int, int], color: str = "red",
 def draw_box(ax, box, color: str = "white", lw: float = 1.5, ls: str = "-"):
     """Draw a box ``(top, left, bottom, right)`` in pixels (bottom / right exclusive)."""
     top, left, bottom, right = (float(v) for v in box)
-    return ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                      fill=False, edgecolor=color, lw=lw, ls=ls))
+    return ax.add_patch(
+        plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor=color, lw=lw, ls=ls)
+    )
 
 
-def map_grid(images: torch.Tensor, maps: dict, row_labels, boxes=None, title: str | None = None,
-             width: float = 10.0, dpi: int = 100, fontsize: float = 10.0, wrap: int = 13):
+def map_grid(
+    images: torch.Tensor,
+    maps: dict,
+    row_labels,
+    boxes=None,
+    title: str | None = None,
+    width: float = 10.0,
+    dpi: int = 100,
+    fontsize: float = 10.0,
+    wrap: int = 13,
+):
     """One row per image: the image, then each method's map overlaid on it.
 
     Args:
@@ -176,9 +213,16 @@ def landscape_extent(resolution: int, size: tuple[int, int]) -> tuple[float, flo
     return (-half_col, size[1] - 1 + half_col, size[0] - 1 + half_row, -half_row)
 
 
-def show_landscape(ax, losses: torch.Tensor, image: torch.Tensor, vmin: float | None = None,
-                   vmax: float | None = None, alpha: float = 0.65, cmap: str = "viridis_r",
-                   title: str | None = None):
+def show_landscape(
+    ax,
+    losses: torch.Tensor,
+    image: torch.Tensor,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.65,
+    cmap: str = "viridis_r",
+    title: str | None = None,
+):
     """Draw an (R, R) loss landscape over ``image``, each cell centred on its fixation.
 
     Returns the landscape's ``AxesImage`` (for a colour bar).
@@ -186,8 +230,15 @@ def show_landscape(ax, losses: torch.Tensor, image: torch.Tensor, vmin: float | 
     values = losses.detach().float().cpu()
     size = tuple(image.shape[-2:])
     ax.imshow(to_numpy_image(image))
-    shown = ax.imshow(values.numpy(), cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax,
-                      extent=landscape_extent(values.shape[0], size), interpolation="nearest")
+    shown = ax.imshow(
+        values.numpy(),
+        cmap=cmap,
+        alpha=alpha,
+        vmin=vmin,
+        vmax=vmax,
+        extent=landscape_extent(values.shape[0], size),
+        interpolation="nearest",
+    )
     ax.set_xlim(-0.5, size[1] - 0.5)
     ax.set_ylim(size[0] - 0.5, -0.5)
     ax.set_xticks([])
@@ -204,9 +255,16 @@ def _landings(restarted) -> np.ndarray:
     return np.flatnonzero(flags[:-1]) + 1
 
 
-def draw_search(ax, positions: torch.Tensor, restarted: torch.Tensor, best: torch.Tensor,
-                size: tuple[int, int], color: str = "white", numbered: bool = True,
-                legend: bool = True) -> np.ndarray:
+def draw_search(
+    ax,
+    positions: torch.Tensor,
+    restarted: torch.Tensor,
+    best: torch.Tensor,
+    size: tuple[int, int],
+    color: str = "white",
+    numbered: bool = True,
+    legend: bool = True,
+) -> np.ndarray:
     """Draw one fixation search: its evaluated positions in order.
 
     Solid lines are sign-gradient steps, dashed red lines restart / jitter jumps (red
@@ -226,33 +284,41 @@ def draw_search(ax, positions: torch.Tensor, restarted: torch.Tensor, best: torc
     landed = _landings(restarted)
     for k in range(len(px) - 1):
         if k + 1 in landed:
-            ax.plot(cols[k:k + 2], rows[k:k + 2], "--", color="red", lw=1.3)
+            ax.plot(cols[k : k + 2], rows[k : k + 2], "--", color="red", lw=1.3)
         else:
-            ax.plot(cols[k:k + 2], rows[k:k + 2], "-", color=color, lw=2)
+            ax.plot(cols[k : k + 2], rows[k : k + 2], "-", color=color, lw=2)
     ax.scatter(cols, rows, s=16, color=color, edgecolors="black", linewidths=0.5, zorder=3)
     ax.scatter(cols[landed], rows[landed], marker="x", color="red", s=70, linewidths=2.2, zorder=4)
     if numbered:
         for k, (r, c) in enumerate(zip(rows, cols)):
-            ax.annotate(str(k), (c, r), xytext=(4, 4), textcoords="offset points", fontsize=7,
-                        color=color, weight="bold")
-    ax.scatter(cols[0], rows[0], marker="s", s=90, facecolors="none", edgecolors="cyan",
-               linewidths=2, zorder=5)
+            ax.annotate(
+                str(k), (c, r), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color, weight="bold"
+            )
+    ax.scatter(cols[0], rows[0], marker="s", s=90, facecolors="none", edgecolors="cyan", linewidths=2, zorder=5)
     b = to_pixels(_as_positions(best), size)[0].numpy()
     ax.scatter(b[1], b[0], marker="*", s=300, color="gold", edgecolors="black", zorder=6)
     if legend:
         handles = [
             Line2D([], [], color=color, lw=2, marker="o", markersize=4, label="sign-gradient step"),
             Line2D([], [], color="red", ls="--", marker="x", markersize=7, label="restart / jitter"),
-            Line2D([], [], color="cyan", ls="", marker="s", markerfacecolor="none", markersize=8,
-                   label="start (centre)"),
-            Line2D([], [], color="gold", ls="", marker="*", markeredgecolor="black", markersize=13,
-                   label="best seen")]
+            Line2D(
+                [], [], color="cyan", ls="", marker="s", markerfacecolor="none", markersize=8, label="start (centre)"
+            ),
+            Line2D([], [], color="gold", ls="", marker="*", markeredgecolor="black", markersize=13, label="best seen"),
+        ]
         ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.8)
     return landed
 
 
-def plot_losses(ax, losses: torch.Tensor, restarted: torch.Tensor, label: str = "loss at step k",
-                color: str = "tab:blue", extras: bool = True, floor: float | None = None) -> np.ndarray:
+def plot_losses(
+    ax,
+    losses: torch.Tensor,
+    restarted: torch.Tensor,
+    label: str = "loss at step k",
+    color: str = "tab:blue",
+    extras: bool = True,
+    floor: float | None = None,
+) -> np.ndarray:
     """Loss at each evaluated position of one search, its running best (thick line) and the
     positions reached by a restart / jitter jump (red crosses).
 
@@ -267,11 +333,17 @@ def plot_losses(ax, losses: torch.Tensor, restarted: torch.Tensor, label: str = 
     k = np.arange(len(values))
     best = np.minimum.accumulate(values)
     ax.plot(k, values, "o-", color=color, ms=4, lw=1, label=label)
-    ax.step(k, best, where="post", color=color, lw=3, alpha=0.4,
-            label="best so far" if extras else None)
+    ax.step(k, best, where="post", color=color, lw=3, alpha=0.4, label="best so far" if extras else None)
     landed = _landings(restarted)
-    ax.scatter(landed, values[landed], marker="x", color="red", s=50, zorder=3,
-               label="after a restart / jitter" if extras else None)
+    ax.scatter(
+        landed,
+        values[landed],
+        marker="x",
+        color="red",
+        s=50,
+        zorder=3,
+        label="after a restart / jitter" if extras else None,
+    )
     if floor is not None:
         ax.axhline(floor, color="gray", ls=":", lw=1.5, label="lowest loss on the landscape grid")
         low, high = ax.get_ylim()

@@ -5,6 +5,7 @@ fixed width per column, so that printed tables line up and read the same in a no
 a report and a terminal. (Tables with confidence intervals and paired differences are
 :func:`fovex_lib.tools.stats.format_metric_table`.)
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -12,9 +13,15 @@ from collections.abc import Mapping, Sequence
 __all__ = ["text_table"]
 
 
-def text_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[tuple[str, str, str]],
-                 title: str | None = None, label: str = "method", label_width: int = 24,
-                 width: int = 12, missing: str = "-") -> str:
+def text_table(
+    rows: Mapping[str, Mapping[str, float]],
+    columns: Sequence[tuple[str, str, str]],
+    title: str | None = None,
+    label: str = "method",
+    label_width: int = 24,
+    width: int = 12,
+    missing: str = "-",
+) -> str:
     """Rows of numbers as a fixed-width text table.
 
     Args:
@@ -39,7 +46,6 @@ def text_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[tuple[
     lines = [] if title is None else [title]
     lines.append(f"{label:{label_width}s}" + "".join(f"{header:>{width}s}" for _, header, _ in columns))
     for name, values in rows.items():
-        cells = [f"{values[key]:{width}{fmt}}" if key in values else f"{missing:>{width}s}"
-                 for key, _, fmt in columns]
+        cells = [f"{values[key]:{width}{fmt}}" if key in values else f"{missing:>{width}s}" for key, _, fmt in columns]
         lines.append(f"{name:{label_width}s}" + "".join(cells))
     return "\n".join(lines)

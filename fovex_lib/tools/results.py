@@ -17,6 +17,7 @@ every stored table made with the old version until it is re-run.
 Both files are written atomically (a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves half a table under the final name.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,8 +33,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RESULTS_VERSION", "StoredTable", "provenance", "save_table", "load_table", "check_results_version",
-           "device_description", "atomic_write_text", "atomic_write_bytes"]
+__all__ = [
+    "RESULTS_VERSION",
+    "StoredTable",
+    "provenance",
+    "save_table",
+    "load_table",
+    "check_results_version",
+    "device_description",
+    "atomic_write_text",
+    "atomic_write_bytes",
+]
 
 #: Changes whenever results can change (see the module docstring). Format: date-counter.
 RESULTS_VERSION = "2026-11-30.1"
@@ -84,17 +94,25 @@ def _git_commit() -> str:
     """The commit of the checkout fovex_lib runs from (``+dirty`` with uncommitted changes), or ``unknown``."""
     here = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
 
 
-def provenance(*, wall_seconds: float, device="cpu", parameters: dict | None = None,
-               command: str | None = None, **extra) -> dict:
+def provenance(
+    *, wall_seconds: float, device="cpu", parameters: dict | None = None, command: str | None = None, **extra
+) -> dict:
     """The provenance record of a run.
 
     ``command`` defaults to the ``FOVEX_RUN_COMMAND`` environment variable, which
@@ -173,14 +191,18 @@ def load_table(path: str | os.PathLike, check_version: bool = True, text_columns
     path = Path(path)
     meta_path = _provenance_path(path)
     if not path.is_file() or not meta_path.is_file():
-        raise FileNotFoundError(f"stored table {path} (with {meta_path.name}) not found; make it with the command "
-                                "line given in the chapter (python -m fovex_lib run ...).")
+        raise FileNotFoundError(
+            f"stored table {path} (with {meta_path.name}) not found; make it with the command "
+            "line given in the chapter (python -m fovex_lib run ...)."
+        )
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     with open(path, encoding="utf-8", newline="") as handle:
         rows = [{k: v if k in text_columns else _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     if meta.get("rows") != len(rows):
-        raise ValueError(f"{path} holds {len(rows)} rows but its provenance says {meta.get('rows')}: "
-                         "the files do not belong together; re-run the command in the provenance.")
+        raise ValueError(
+            f"{path} holds {len(rows)} rows but its provenance says {meta.get('rows')}: "
+            "the files do not belong together; re-run the command in the provenance."
+        )
     table = StoredTable(rows, meta, path)
     if check_version:
         check_results_version(table)
@@ -190,6 +212,8 @@ def load_table(path: str | os.PathLike, check_version: bool = True, text_columns
 def check_results_version(table: StoredTable) -> None:
     """Raise when a stored table was made by code whose results version differs from this one."""
     if table.results_version != RESULTS_VERSION:
-        raise ValueError(f"{table.path} was made with results version {table.results_version}, but the code is at "
-                         f"{RESULTS_VERSION}: its numbers may no longer be what the code computes. Re-run: "
-                         f"{table.provenance.get('command', '(command unknown)')}")
+        raise ValueError(
+            f"{table.path} was made with results version {table.results_version}, but the code is at "
+            f"{RESULTS_VERSION}: its numbers may no longer be what the code computes. Re-run: "
+            f"{table.provenance.get('command', '(command unknown)')}"
+        )

@@ -48,6 +48,7 @@ of that kind; a ``None`` default takes anything (a Python literal, else the text
 ``step = 3584  # ...; None = one row``); a text default then takes ``None`` only as
 the literal word ``None``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -65,11 +66,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Parameter", "RunResult", "RunInterrupted", "book_root", "list_chapters", "resolve_chapter",
-           "load_chapter", "read_parameters", "parse_value", "validate_parameters", "parse_grid",
-           "grid_combinations", "output_stem", "run_chapter", "format_parameters", "drop_widget_cells",
-           "check_timeout", "check_kernel"]
-
+__all__ = [
+    "Parameter",
+    "RunResult",
+    "RunInterrupted",
+    "book_root",
+    "list_chapters",
+    "resolve_chapter",
+    "load_chapter",
+    "read_parameters",
+    "parse_value",
+    "validate_parameters",
+    "parse_grid",
+    "grid_combinations",
+    "output_stem",
+    "run_chapter",
+    "format_parameters",
+    "drop_widget_cells",
+    "check_timeout",
+    "check_kernel",
+]
 
 
 @dataclass
@@ -121,8 +137,10 @@ class RunInterrupted(KeyboardInterrupt):
         self.signal_name = signal.Signals(signum).name
         self.results = results
         self.exit_code = 128 + signum
-        super().__init__(f"interrupted by {self.signal_name}: the run in progress wrote no output; "
-                         f"{len(results)} earlier run(s) finished.")
+        super().__init__(
+            f"interrupted by {self.signal_name}: the run in progress wrote no output; "
+            f"{len(results)} earlier run(s) finished."
+        )
 
 
 # --------------------------------------------------------------------------- chapters
@@ -147,8 +165,10 @@ def list_chapters(book_dir: str | os.PathLike | None = None) -> list[Path]:
     book = Path(book_dir) if book_dir is not None else book_root()
     if book is None or not book.is_dir():
         return []
-    return sorted((p for p in book.glob("*/*.md") if p.is_file()),
-                  key=lambda p: (p.parent.name != "chapters", p.parent.name, p.name))
+    return sorted(
+        (p for p in book.glob("*/*.md") if p.is_file()),
+        key=lambda p: (p.parent.name != "chapters", p.parent.name, p.name),
+    )
 
 
 def resolve_chapter(spec: str | os.PathLike, book_dir: str | os.PathLike | None = None) -> Path:
@@ -173,10 +193,12 @@ def resolve_chapter(spec: str | os.PathLike, book_dir: str | os.PathLike | None 
     def same_number(a: str, b: str) -> bool:
         return a == b or (a.isdigit() and b.isdigit() and int(a) == int(b))
 
-    for test in (lambda p: p.stem.lower() == text,
-                 lambda p: same_number(prefix(p), text),
-                 lambda p: rest(p) == text,
-                 lambda p: text in p.stem.lower()):
+    for test in (
+        lambda p: p.stem.lower() == text,
+        lambda p: same_number(prefix(p), text),
+        lambda p: rest(p) == text,
+        lambda p: text in p.stem.lower(),
+    ):
         found = [p for p in chapters if test(p)]
         if len(found) == 1:
             return found[0].resolve()
@@ -214,16 +236,20 @@ def read_parameters(notebook) -> dict[str, Parameter]:
     params: dict[str, Parameter] = {}
     for node in ast.parse(source).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ValueError(f"the parameters cell may only hold 'name = literal' lines; line {node.lineno} does not: "
-                             f"{lines[node.lineno - 1].strip()!r}")
+            raise ValueError(
+                f"the parameters cell may only hold 'name = literal' lines; line {node.lineno} does not: "
+                f"{lines[node.lineno - 1].strip()!r}"
+            )
         name = node.targets[0].id
         try:
             default = ast.literal_eval(node.value)
         except ValueError:
-            raise ValueError(f"parameter {name!r} (line {node.lineno}) has a default that is not a Python literal; "
-                             "papermill-able defaults must be literals.") from None
+            raise ValueError(
+                f"parameter {name!r} (line {node.lineno}) has a default that is not a Python literal; "
+                "papermill-able defaults must be literals."
+            ) from None
         line = lines[(node.end_lineno or node.lineno) - 1]
-        tail = line[node.end_col_offset:]
+        tail = line[node.end_col_offset :]
         comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
         params[name] = Parameter(name, default, comment)
     return params
@@ -244,8 +270,10 @@ _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
 def _kind_error(param: Parameter, value: Any, chapter: str, params: dict[str, Parameter]) -> ValueError:
-    return ValueError(f"{chapter}: parameter {param.name!r} expects {param.kind} (default {param.default!r}), "
-                      f"got {value!r} ({type(value).__name__}).\nParameters of {chapter}:\n{format_parameters(params)}")
+    return ValueError(
+        f"{chapter}: parameter {param.name!r} expects {param.kind} (default {param.default!r}), "
+        f"got {value!r} ({type(value).__name__}).\nParameters of {chapter}:\n{format_parameters(params)}"
+    )
 
 
 def parse_value(param: Parameter, text: str, chapter: str = "chapter", params: dict | None = None) -> Any:
@@ -298,8 +326,10 @@ def validate_parameters(params: dict[str, Parameter], values: dict, chapter: str
     """Check names and kinds of ``values`` (Python objects); returns the (float-coerced) values."""
     unknown = [name for name in values if name not in params]
     if unknown:
-        raise ValueError(f"{chapter} has no parameter {', '.join(map(repr, unknown))}.\n"
-                         f"Parameters of {chapter}:\n{format_parameters(params)}")
+        raise ValueError(
+            f"{chapter} has no parameter {', '.join(map(repr, unknown))}.\n"
+            f"Parameters of {chapter}:\n{format_parameters(params)}"
+        )
     return {name: validate_value(params[name], value, chapter, params) for name, value in values.items()}
 
 
@@ -354,9 +384,11 @@ def output_stem(chapter: Path, varying: dict, shard: str | None = None) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts))
 
 
-WIDGET_NOTE = ("*This chapter's interactive widgets are left out of batch reports: a report is static, and "
-               "executing widget cells without a browser can hang the notebook client (jupyter/nbclient#312). "
-               "Open the chapter in Jupyter to use them.*")
+WIDGET_NOTE = (
+    "*This chapter's interactive widgets are left out of batch reports: a report is static, and "
+    "executing widget cells without a browser can hang the notebook client (jupyter/nbclient#312). "
+    "Open the chapter in Jupyter to use them.*"
+)
 
 
 def drop_widget_cells(notebook):
@@ -370,8 +402,12 @@ def drop_widget_cells(notebook):
     import nbformat
 
     out = copy.deepcopy(notebook)
-    out.cells = [nbformat.v4.new_markdown_cell(WIDGET_NOTE)
-                 if c.cell_type == "code" and "widget" in c.metadata.get("tags", []) else c for c in out.cells]
+    out.cells = [
+        nbformat.v4.new_markdown_cell(WIDGET_NOTE)
+        if c.cell_type == "code" and "widget" in c.metadata.get("tags", [])
+        else c
+        for c in out.cells
+    ]
     return out
 
 
@@ -398,10 +434,11 @@ def check_timeout(timeout) -> float | None:
     """``timeout`` (seconds per cell) as a float, or None for no limit; ValueError unless positive and finite."""
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds per cell (or None / no --timeout for no "
-                         f"limit), got {timeout!r}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(
+            f"timeout must be a positive number of seconds per cell (or None / no --timeout for no "
+            f"limit), got {timeout!r}."
+        )
     return float(timeout)
 
 
@@ -416,16 +453,20 @@ def check_kernel(kernel_name: str | None, notebook=None) -> str:
     if name is None and notebook is not None:
         name = notebook.metadata.get("kernelspec", {}).get("name")
     if not name:
-        raise ValueError("the chapter names no Jupyter kernel (metadata.kernelspec.name); pass one with --kernel "
-                         "(kernel_name=...), e.g. python3.")
+        raise ValueError(
+            "the chapter names no Jupyter kernel (metadata.kernelspec.name); pass one with --kernel "
+            "(kernel_name=...), e.g. python3."
+        )
     with _kernel_environment():
         manager = KernelSpecManager()
         try:
             manager.get_kernel_spec(name)
         except NoSuchKernel:
             available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
-            raise ValueError(f"there is no Jupyter kernel named {name!r} (installed: {available}). Pick one of "
-                             f"those, or install it, e.g. python -m ipykernel install --user --name {name}.") from None
+            raise ValueError(
+                f"there is no Jupyter kernel named {name!r} (installed: {available}). Pick one of "
+                f"those, or install it, e.g. python -m ipykernel install --user --name {name}."
+            ) from None
     return name
 
 
@@ -435,16 +476,20 @@ def _prepare_output_dir(out: Path) -> None:
         raise ValueError(f"output {str(out)!r} exists and is not a folder; choose a folder for -o (output_dir).")
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        raise ValueError(f"output folder {str(out)!r} cannot be created: {str(blocker)!r} is a file, not a folder. "
-                         "Choose another folder for -o (output_dir).")
+        raise ValueError(
+            f"output folder {str(out)!r} cannot be created: {str(blocker)!r} is a file, not a folder. "
+            "Choose another folder for -o (output_dir)."
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=".fovex-write-test-", dir=out)
         os.close(handle)
         os.unlink(probe)
     except OSError as err:
-        raise ValueError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}. Choose a folder you "
-                         "can write to for -o (output_dir).") from None
+        raise ValueError(
+            f"cannot write to output folder {str(out)!r}: {err.strerror or err}. Choose a folder you "
+            "can write to for -o (output_dir)."
+        ) from None
 
 
 class _Stop(KeyboardInterrupt):
@@ -504,8 +549,10 @@ def _settle_interrupted_cell() -> None:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
-FAILED_NOTE = ("**This run FAILED and is incomplete: do not use its results.** The runner "
-               "(`python -m fovex_lib run`) stopped it with this error:\n\n```text\n{error}\n```")
+FAILED_NOTE = (
+    "**This run FAILED and is incomplete: do not use its results.** The runner "
+    "(`python -m fovex_lib run`) stopped it with this error:\n\n```text\n{error}\n```"
+)
 
 
 def _write_outputs(executed: Path, result: RunResult) -> None:
@@ -538,11 +585,21 @@ def _write_outputs(executed: Path, result: RunResult) -> None:
         atomic_write_text(result.html, body)
 
 
-def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, parameters: dict | None = None,
-                grid: dict[str, list] | None = None, overwrite: bool = False, shard: str | None = None,
-                html: bool = True, kernel_name: str | None = None, timeout: float | None = None,
-                book_dir: str | os.PathLike | None = None, raw: bool = False, keep_widgets: bool = False,
-                log=print) -> list[RunResult]:
+def run_chapter(
+    chapter: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    parameters: dict | None = None,
+    grid: dict[str, list] | None = None,
+    overwrite: bool = False,
+    shard: str | None = None,
+    html: bool = True,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+    book_dir: str | os.PathLike | None = None,
+    raw: bool = False,
+    keep_widgets: bool = False,
+    log=print,
+) -> list[RunResult]:
     """Execute a chapter once, or once per grid combination, into ``output_dir``.
 
     Args:
@@ -586,8 +643,10 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
     if shard is not None:
         shard = format_shard(shard)
         if "shard" not in params:
-            raise ValueError(f"{name} has no 'shard' parameter, so it cannot be split into shards.\n"
-                             f"Parameters of {name}:\n{format_parameters(params)}")
+            raise ValueError(
+                f"{name} has no 'shard' parameter, so it cannot be split into shards.\n"
+                f"Parameters of {name}:\n{format_parameters(params)}"
+            )
         parameters["shard"] = shard
 
     def convert(values: dict) -> dict:
@@ -611,11 +670,14 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
     kernel_name = check_kernel(kernel_name, notebook)
 
     out = Path(output_dir)
-    existing = [str(out / f"{stem}{ext}") for _, stem in runs for ext in (".ipynb", ".html")
-                if (out / f"{stem}{ext}").exists()]
+    existing = [
+        str(out / f"{stem}{ext}") for _, stem in runs for ext in (".ipynb", ".html") if (out / f"{stem}{ext}").exists()
+    ]
     if existing and not overwrite:
-        raise FileExistsError(f"these outputs exist already: {existing}. Pass --overwrite (overwrite=True) "
-                              "to replace them, or choose another output folder.")
+        raise FileExistsError(
+            f"these outputs exist already: {existing}. Pass --overwrite (overwrite=True) "
+            "to replace them, or choose another output folder."
+        )
     _prepare_output_dir(out)
 
     import nbformat
@@ -635,9 +697,15 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
                 start = time.perf_counter()
                 try:
                     with _kernel_environment():
-                        papermill.execute_notebook(str(source), str(executed), parameters=values,
-                                                   cwd=str(path.parent), kernel_name=kernel_name,
-                                                   progress_bar=False, execution_timeout=timeout)
+                        papermill.execute_notebook(
+                            str(source),
+                            str(executed),
+                            parameters=values,
+                            cwd=str(path.parent),
+                            kernel_name=kernel_name,
+                            progress_bar=False,
+                            execution_timeout=timeout,
+                        )
                     result.ok = True
                 except Exception as err:  # a failed run is reported; the grid goes on
                     result.error = f"{type(err).__name__}: {_short(err)}"
@@ -647,13 +715,16 @@ def run_chapter(chapter: str | os.PathLike, output_dir: str | os.PathLike, param
                         _write_outputs(executed, result)
                     except Exception as err:  # e.g. a full disk: the final names are left as they were
                         result.ok = False
-                        result.error = (result.error + "; " if result.error else "") + \
-                            f"writing the outputs failed: {type(err).__name__}: {err}"
+                        result.error = (
+                            result.error + "; " if result.error else ""
+                        ) + f"writing the outputs failed: {type(err).__name__}: {err}"
                 else:
                     result.ok = False
                     result.error = result.error or "papermill wrote no notebook"
-                log(f"    {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"
-                    + (f": {result.error}" if result.error else ""))
+                log(
+                    f"    {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"
+                    + (f": {result.error}" if result.error else "")
+                )
                 results.append(result)
     except KeyboardInterrupt as err:  # SIGINT (KeyboardInterrupt) or SIGTERM (_Stop)
         _settle_interrupted_cell()

@@ -15,6 +15,7 @@ resolved" by these images.
 The same ``seed`` and number of images give the same resamples for every method, so the
 intervals of a table are computed on the same bootstrap draws.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,17 @@ import numpy as np
 
 from .._checks import check_count, check_seed
 
-__all__ = ["Interval", "bootstrap_ci", "paired_difference", "verdict", "compare_methods", "format_comparison",
-           "per_image_values", "plot_comparison", "format_metric_table"]
+__all__ = [
+    "Interval",
+    "bootstrap_ci",
+    "paired_difference",
+    "verdict",
+    "compare_methods",
+    "format_comparison",
+    "per_image_values",
+    "plot_comparison",
+    "format_metric_table",
+]
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,10 @@ def _values(values, name: str = "values") -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"{name} is empty: a confidence interval needs at least one value.")
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values ({int((~np.isfinite(array)).sum())} of "
-                         f"{array.size}); drop the undefined images explicitly before comparing.")
+        raise ValueError(
+            f"{name} contains NaN or infinite values ({int((~np.isfinite(array)).sum())} of "
+            f"{array.size}); drop the undefined images explicitly before comparing."
+        )
     return array
 
 
@@ -87,8 +99,14 @@ def verdict(difference: Interval, higher_is_better: bool) -> str:
     return "better" if (difference.mean > 0) == higher_is_better else "worse"
 
 
-def compare_methods(per_image: dict[str, np.ndarray], reference: str, higher_is_better: bool,
-                    level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> list[dict]:
+def compare_methods(
+    per_image: dict[str, np.ndarray],
+    reference: str,
+    higher_is_better: bool,
+    level: float = 0.95,
+    n_boot: int = 10000,
+    seed: int = 0,
+) -> list[dict]:
     """One row per method: ``method, n, mean, low, high`` and, for all but the reference,
     ``diff, diff_low, diff_high, verdict`` against ``reference`` (values aligned by image)."""
     if reference not in per_image:
@@ -100,8 +118,7 @@ def compare_methods(per_image: dict[str, np.ndarray], reference: str, higher_is_
         row = {"method": method, "n": ci.n, "mean": ci.mean, "low": ci.low, "high": ci.high}
         if method != reference:
             diff = paired_difference(values, ref, level, n_boot, seed)
-            row.update(diff=diff.mean, diff_low=diff.low, diff_high=diff.high,
-                       verdict=verdict(diff, higher_is_better))
+            row.update(diff=diff.mean, diff_low=diff.low, diff_high=diff.high, verdict=verdict(diff, higher_is_better))
         rows.append(row)
     return rows
 
@@ -123,8 +140,14 @@ def format_comparison(rows: list[dict], title: str, reference: str, digits: int 
     return "\n".join(lines)
 
 
-def per_image_values(rows: list[dict], metric: str, methods=None, key: str = "image_id",
-                     method_key: str = "method", drop_undefined: bool = False) -> dict[str, np.ndarray]:
+def per_image_values(
+    rows: list[dict],
+    metric: str,
+    methods=None,
+    key: str = "image_id",
+    method_key: str = "method",
+    drop_undefined: bool = False,
+) -> dict[str, np.ndarray]:
     """``{method: (N,) values}`` aligned by image, from per-image rows (``{image_id, method, metric}``).
 
     Every method must have exactly one row per image of the same image set (else a ValueError
@@ -148,8 +171,10 @@ def per_image_values(rows: list[dict], metric: str, methods=None, key: str = "im
     for m in methods[1:]:
         if sorted(table[m]) != images:
             only = sorted(set(images) ^ set(table[m]))[:5]
-            raise ValueError(f"methods {methods[0]!r} and {m!r} were scored on different images (e.g. {only}); "
-                             "paired comparisons need the same images.")
+            raise ValueError(
+                f"methods {methods[0]!r} and {m!r} were scored on different images (e.g. {only}); "
+                "paired comparisons need the same images."
+            )
     values = {m: np.array([table[m][i] for i in images]) for m in methods}
     if drop_undefined:
         keep = np.all([np.isfinite(v) for v in values.values()], axis=0)
@@ -165,8 +190,15 @@ def plot_comparison(rows: list[dict], ax, title: str, reference: str, chance: fl
     for y, r in enumerate(rows[::-1]):
         resolved = r.get("verdict") in ("better", "worse")
         colour = "black" if r["method"] == reference else ("tab:blue" if resolved else "tab:grey")
-        ax.errorbar(r["mean"], y, xerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]], fmt="o", color=colour,
-                    mfc=colour if resolved or r["method"] == reference else "white", capsize=3)
+        ax.errorbar(
+            r["mean"],
+            y,
+            xerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]],
+            fmt="o",
+            color=colour,
+            mfc=colour if resolved or r["method"] == reference else "white",
+            capsize=3,
+        )
     ref = next(r for r in rows if r["method"] == reference)
     ax.axvline(ref["mean"], color="black", ls="--", lw=0.8)
     if chance is not None:
@@ -176,8 +208,9 @@ def plot_comparison(rows: list[dict], ax, title: str, reference: str, chance: fl
     return ax
 
 
-def format_metric_table(tables: dict[str, list[dict]], title: str, reference: str = "FovEx",
-                        digits: dict[str, int] | int = 3) -> str:
+def format_metric_table(
+    tables: dict[str, list[dict]], title: str, reference: str = "FovEx", digits: dict[str, int] | int = 3
+) -> str:
     """Several metrics side by side, two lines per method: the mean with its 95% interval, and
     below it the paired difference to the reference with its interval (``*``: the interval
     excludes 0, i.e. the difference is resolved).
@@ -202,13 +235,16 @@ def format_metric_table(tables: dict[str, list[dict]], title: str, reference: st
     grid = {(label, m): cells(label, m) for label in labels for m in methods}
     col = {label: max(len(label), *(len(x) for m in methods for x in grid[label, m])) + 2 for label in labels}
     ns = sorted({r["n"] for rows in tables.values() for r in rows})
-    lines = [f"{title} (n = {', '.join(map(str, ns))} images; mean [95% CI]; "
-             f"second line: minus {reference} [95% CI], * = resolved)"]
+    lines = [
+        f"{title} (n = {', '.join(map(str, ns))} images; mean [95% CI]; "
+        f"second line: minus {reference} [95% CI], * = resolved)"
+    ]
     lines.append(f"{'method':<{width}}" + "".join(f"{label:>{col[label]}}" for label in labels))
     lines.append("-" * (width + sum(col.values())))
     for m in methods:
         lines.append(f"{m:<{width}}" + "".join(f"{grid[label, m][0]:>{col[label]}}" for label in labels))
         if m != reference:
-            lines.append(f"{'  minus ' + reference:<{width}}" + "".join(f"{grid[label, m][1]:>{col[label]}}"
-                                                                        for label in labels))
+            lines.append(
+                f"{'  minus ' + reference:<{width}}" + "".join(f"{grid[label, m][1]:>{col[label]}}" for label in labels)
+            )
     return "\n".join(lines)
