@@ -89,24 +89,3 @@ def file_size_limit(limit):
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, saved)
         signal.signal(signal.SIGXFSZ, saved_handler)
-
-
-#: Slow tests in files whose decorators are edited elsewhere at the moment (issue 14 is done
-#: by several people at once); they get the same ``slow`` mark as ``@pytest.mark.slow`` gives.
-#: Move each to a decorator on the test once those files are free, and delete this table.
-SLOW_ELSEWHERE = {
-    "test_baselines.py": {"test_batched_equals_one_at_a_time", "test_cls_embedding_matches_finite_differences"},
-    "test_cache_hardening.py": {
-        "test_evaluate_method_cache_misses_when_a_fovex_setting_changes",
-        "test_gaze_cache_misses_when_a_fovex_setting_changes",
-        "test_gaze_explainer_without_settings_still_works_with_settings",
-    },
-    "test_gaze_evaluate.py": {"test_references_on_real_osie_images", "test_evaluate_methods_cache_and_shards"},
-    "test_metrics.py": {"test_evaluate_method_cache_and_shards", "test_batched_curves_equal_naive_loop"},
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if getattr(item, "originalname", item.name) in SLOW_ELSEWHERE.get(item.path.name, ()):
-            item.add_marker(pytest.mark.slow)

@@ -282,6 +282,7 @@ def test_gae_matches_reference_loop(small_vit, synthetic_images):
         torch.testing.assert_close(out.saliency[b : b + 1], _minmax(up), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("double_softmax", [True, False])
 def test_cls_embedding_matches_finite_differences(small_vit, synthetic_images, double_softmax):
     """d l_b / d A_b[h, cls, j] by central differences in float64, one entry at a time."""
@@ -341,6 +342,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["synthetic_cnn", "synthetic_vit"])
 def test_batched_equals_one_at_a_time(model_name, synthetic_images, small_cnn, small_vit):
     model = small_cnn if model_name == "synthetic_cnn" else small_vit

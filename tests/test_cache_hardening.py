@@ -74,6 +74,7 @@ def test_explainer_settings_of_other_explainers():
 METRICS = {"step": 256, "deletion_substrate": "black", "insertion_substrate": "black"}
 
 
+@pytest.mark.slow
 def test_evaluate_method_cache_misses_when_a_fovex_setting_changes(tmp_path):
     model = tiny_cnn(dtype=torch.float32)
     images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -175,6 +176,7 @@ def test_cached_map_accept_recomputes_rejected_hits():
     assert computed == [0, 1, 2, 3, 1] and rows[1] == {"item": 1, "full": False} == cache[1]
 
 
+@pytest.mark.slow
 def test_gaze_cache_misses_when_a_fovex_setting_changes(tmp_path):
     data = load_osie(shared_data(), image_ids=["1001"], download=False)
     model = tiny_cnn(dtype=torch.float32)
@@ -291,6 +293,7 @@ def test_malformed_shard_variables_are_named(env, named):
     assert named in str(err.value)
 
 
+@pytest.mark.slow
 def test_gaze_explainer_without_settings_still_works_with_settings(tmp_path):
     """Plain functions keep working; their ``method_settings`` entry keeps keys apart."""
     data = load_osie(shared_data(), image_ids=["1001"], download=False)

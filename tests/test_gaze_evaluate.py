@@ -153,6 +153,7 @@ class FixationExplainer:
         return Explanation(saliency=maps / maps.amax(dim=(2, 3), keepdim=True), targets=torch.zeros(len(order)))
 
 
+@pytest.mark.slow
 def test_evaluate_methods_cache_and_shards():
     data = load_osie(shared_data(), image_ids=["1001", "1002", "1003"], download=False)
     model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
@@ -208,6 +209,7 @@ def test_evaluate_methods_cache_and_shards():
     assert table["flat"]["nss"] == pytest.approx(np.mean([by[r.image_id, "flat"]["nss"] for r in data]))
 
 
+@pytest.mark.slow
 def test_references_on_real_osie_images():
     data = load_osie(shared_data(), image_ids=["1001", "1010"], download=False)
     table = summarise_gaze(evaluate_references(data, progress=False))

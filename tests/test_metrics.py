@@ -223,6 +223,7 @@ def _naive_curve(model, image, saliency, target, step, substrate_image, kind):
     return np.array(scores)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["deletion", "insertion"])
 def test_batched_curves_equal_naive_loop(noise_images, kind):
     model = tiny_cnn(seed=1)
@@ -469,6 +470,7 @@ class CountingExplainer:
         return images[:, :1].clone()
 
 
+@pytest.mark.slow
 def test_evaluate_method_cache_and_shards(noise_images):
     model = classifier()
     ids = ["a", "b", "c"]
