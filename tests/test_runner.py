@@ -8,8 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from fovex_lib.__main__ import main
 from fovex_lib.tools.runner import (
     Parameter,
+    book_root,
+    list_chapters,
     load_chapter,
     output_stem,
     parse_grid,
@@ -201,3 +204,15 @@ def test_widget_cells_are_left_out_of_reports_unless_asked(tmp_path):
     assert "left out of batch reports" in kept.html.read_text(encoding="utf-8")
     ran = run_chapter(CHAPTER, tmp_path / "b", keep_widgets=True, log=None)[0]
     assert not ran.ok and "the widget cell ran" in ran.error
+
+
+def test_book_folder_comes_from_the_caller_not_from_where_the_library_lives(tmp_path, monkeypatch, capsys):
+    repo_book = Path(__file__).resolve().parent.parent / "book"
+    monkeypatch.chdir(repo_book / "appendix")  # inside the book: the nearest book/ upward
+    assert book_root() == repo_book
+    monkeypatch.chdir(tmp_path)  # outside any book: nothing, and the command line says what to do
+    assert book_root() is None and list_chapters() == []
+    assert main(["list"]) == 2
+    assert "pass --book DIR" in capsys.readouterr().err
+    assert main(["list", "--book", str(repo_book)]) == 0
+    assert "07_gaze_alignment" in capsys.readouterr().out
