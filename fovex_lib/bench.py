@@ -178,7 +178,7 @@ def bench_metrics(model: torch.nn.Module, images: torch.Tensor, maps: torch.Tens
 
 def run_benchmark(
     models=MODELS,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     images: int | None = None,
     batch_size: int | None = None,
     loop_images: int | None = None,

@@ -83,7 +83,7 @@ class ClassEmbeddingProjection(Explainer):
                 (grad,) = torch.autograd.grad(loss, attn, retain_graph=b < last)
                 scores -= grad[:, :, 0, prefix:].sum(dim=1).detach()
         return TokenExplanation(
-            saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
+            saliency=tokens_to_saliency(scores, grid, images.shape[-2:]),
             targets=targets,
             token_map=scores.reshape(batch, 1, *grid),
         )

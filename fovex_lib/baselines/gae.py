@@ -69,7 +69,7 @@ class GAE(Explainer):
                 relevance = relevance + weighted @ relevance
             scores = relevance[:, 0, prefix:]  # class-token row, image tokens
         return TokenExplanation(
-            saliency=tokens_to_saliency(scores, grid, tuple(images.shape[-2:])),
+            saliency=tokens_to_saliency(scores, grid, images.shape[-2:]),
             targets=targets,
             token_map=scores.reshape(batch, 1, *grid),
         )

@@ -45,7 +45,6 @@ class CAMExplainer(Explainer):
     """
 
     name = "CAM"
-    cam_class = None  # a pytorch_grad_cam class, set by subclasses
 
     def __init__(
         self,
@@ -72,10 +71,16 @@ class CAMExplainer(Explainer):
             self.target_layers = target_layers
             self.reshape_transform = reshape_transform
 
+    @property
+    def cam_class(self) -> type | None:
+        """The pytorch_grad_cam class to run; None here, a property of each subclass."""
+        return None
+
     def _make_cam(self):
-        return self.cam_class(
-            model=self.model, target_layers=self.target_layers, reshape_transform=self.reshape_transform
-        )
+        cam_class = self.cam_class
+        if cam_class is None:
+            raise TypeError(f"{type(self).__name__} names no pytorch_grad_cam class (cam_class is None).")
+        return cam_class(model=self.model, target_layers=self.target_layers, reshape_transform=self.reshape_transform)
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> Explanation:
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget

@@ -63,9 +63,10 @@ def default_target_layers(model: nn.Module) -> tuple[list[nn.Module], Callable |
     try:
         from timm.models.efficientnet import EfficientNet
     except ImportError:  # pragma: no cover - timm is a dependency
-        EfficientNet = ()
-    if EfficientNet and isinstance(net, EfficientNet):
-        return [net.bn2], None
+        pass
+    else:
+        if isinstance(net, EfficientNet):
+            return [net.bn2], None
     features = getattr(net, "features", None)
     if (
         isinstance(features, nn.Sequential)

@@ -77,7 +77,7 @@ def require_cls_vit(model: nn.Module, method: str):
     return vit
 
 
-def token_grid(vit, image_size: tuple[int, int]) -> tuple[int, int]:
+def token_grid(vit, image_size: tuple[int, int] | torch.Size) -> tuple[int, int]:
     """(h, w) of the patch-token grid for images of ``image_size`` (H, W)."""
     ph, pw = vit.patch_embed.patch_size
     height, width = image_size
@@ -150,7 +150,7 @@ def record_attention(vit):
             attn.fused_attn = value
 
 
-def tokens_to_saliency(scores: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+def tokens_to_saliency(scores: torch.Tensor, grid: tuple[int, int], size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """(B, h*w) patch scores -> (B, 1, H, W) maps in [0, 1] (bilinear upsampling, per-image min-max)."""
     maps = scores.reshape(scores.shape[0], 1, *grid)
     maps = F.interpolate(maps, size=size, mode="bilinear", align_corners=False)

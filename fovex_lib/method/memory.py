@@ -41,12 +41,14 @@ def sharpness_mask(memory: torch.Tensor | None, blob: torch.Tensor | None) -> to
     ``memory=None`` stands for G = 0 and ``blob=None`` for no candidate fixation; at
     least one of them must be given.
     """
-    if memory is None and blob is None:
-        raise ValueError("sharpness_mask needs a memory, a blob or both; got neither.")
-    if blob is None:
+    if memory is None:
+        if blob is None:
+            raise ValueError("sharpness_mask needs a memory, a blob or both; got neither.")
+        total = blob
+    elif blob is None:
         total = memory
     else:
-        total = blob if memory is None else memory + blob
+        total = memory + blob
     return total.clamp(0.0, 1.0)
 
 

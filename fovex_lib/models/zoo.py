@@ -366,7 +366,10 @@ def _cached_weights(name: str, cache_dir) -> str | None:
     import timm
     from huggingface_hub import try_to_load_from_cache
 
-    repo = timm.models.get_pretrained_cfg(TIMM_NAMES.get(name, name)).hf_hub_id
+    cfg = timm.models.get_pretrained_cfg(TIMM_NAMES.get(name, name))
+    if cfg is None or not cfg.hf_hub_id:  # an unknown name, or weights not on the hub: none cached
+        return None
+    repo = cfg.hf_hub_id
     for filename in ("model.safetensors", "pytorch_model.bin"):
         path = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
         if isinstance(path, str) and os.path.isfile(path):

@@ -44,7 +44,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -310,7 +310,7 @@ def _encode(value: dict) -> bytes:
             kinds[name] = ["plain"]
             plain[name] = _json_value(item, name)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=True, **arrays)  # numpy's default, named so no array can take its place
     header = json.dumps({"plain": plain, "kinds": kinds}).encode("utf-8")
     return len(header).to_bytes(8, "little") + header + buffer.getvalue()
 
@@ -456,6 +456,12 @@ class ResultCache:
 _SHARD = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
 
 
+@overload
+def parse_shard(shard: str) -> tuple[int, int]: ...
+@overload
+def parse_shard(shard: None) -> None: ...
+@overload
+def parse_shard(shard: str | None) -> tuple[int, int] | None: ...
 def parse_shard(shard: str | None) -> tuple[int, int] | None:
     """``"i/n"`` (0-based ``i``, ``0 <= i < n``) -> ``(i, n)``; None -> None.
 
@@ -475,6 +481,12 @@ def parse_shard(shard: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+@overload
+def format_shard(shard: str) -> str: ...
+@overload
+def format_shard(shard: None) -> None: ...
+@overload
+def format_shard(shard: str | None) -> str | None: ...
 def format_shard(shard: str | None) -> str | None:
     """The canonical text ``"i/n"`` of a shard (``" 01/4"`` -> ``"1/4"``); None stays None."""
     parsed = parse_shard(shard)
@@ -627,6 +639,7 @@ class ShardTable(list):
 
 def _table_and_spec(table: Any, n: int) -> tuple[list, str | None]:
     """(rows, shard spec or None) of one table given to :func:`merge_tables`."""
+    spec: str | None
     if isinstance(table, dict):
         if "rows" not in table or "shard" not in table:
             raise ValueError(f"table {n} is a dict but not {{'shard': 'i/n', 'rows': [...]}}: it has {sorted(table)}.")
@@ -686,8 +699,8 @@ def merge_tables(tables: Sequence, by: str | None = None, order: Sequence | None
     """
     rows_of, specs = [], []
     for n, table in enumerate(tables):
-        rows, spec = _table_and_spec(table, n)
-        rows_of.append(rows)
+        table_rows, spec = _table_and_spec(table, n)
+        rows_of.append(table_rows)
         specs.append(spec)
     if not rows_of:
         raise ValueError("no tables to merge.")
@@ -697,8 +710,8 @@ def merge_tables(tables: Sequence, by: str | None = None, order: Sequence | None
             f"table(s) {unknown} carry no shard spec but the others do ({[s for s in specs if s]}); "
             "give every table as a ShardTable or {'shard': 'i/n', 'rows': [...]}."
         )
-    if not unknown:
-        rows_of = [rows_of[t] for t in _check_shard_set(specs)]
+    if not unknown:  # every spec is a string here; the comprehension only tells mypy so
+        rows_of = [rows_of[t] for t in _check_shard_set([s for s in specs if s is not None])]
     elif by is None:
         raise ValueError(
             "these tables carry no shard spec, so merging them by position could silently drop or "

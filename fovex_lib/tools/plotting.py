@@ -203,7 +203,7 @@ def map_grid(
     return fig
 
 
-def landscape_extent(resolution: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
+def landscape_extent(resolution: int, size: tuple[int, int] | torch.Size) -> tuple[float, float, float, float]:
     """``imshow`` extent that centres each cell of a resolution x resolution landscape on its
     fixation, in pixel coordinates of an image of ``size`` (grid ``linspace(-1, 1, resolution)``)."""
     if resolution < 2:
@@ -228,7 +228,7 @@ def show_landscape(
     Returns the landscape's ``AxesImage`` (for a colour bar).
     """
     values = losses.detach().float().cpu()
-    size = tuple(image.shape[-2:])
+    size = image.shape[-2:]
     ax.imshow(to_numpy_image(image))
     shown = ax.imshow(
         values.numpy(),
