@@ -17,7 +17,8 @@ normalisation follow the authors' code (github.com/eclique/RISE, ``explanations.
 
 Differences, all documented: the masks are made on the model's device in torch
 (``F.interpolate(..., mode="bilinear", align_corners=False)`` instead of
-scikit-image's ``resize``) from a ``torch.Generator`` seeded with ``seed``; the same
+scikit-image's ``resize``) from a CPU ``torch.Generator`` seeded with ``seed`` (so a
+seed gives the same masks on every device); the same
 N masks are used for every image of a batch (so a batch gives exactly the maps of
 one-at-a-time runs); masked pixels take the value ``fill`` (default 0 = black in
 [0, 1] RGB: the paper's ``x * M``; the authors' code multiplies the *normalised*
@@ -59,10 +60,12 @@ def rise_masks(
     slice is the same whether the masks are made in one go or in chunks.
     """
     height, width = size
-    gen = torch.Generator(device=device).manual_seed(seed)
-    grids = (torch.rand(n_masks, 1, grid_size, grid_size, generator=gen, device=device) < p).float()
+    # The random numbers come from a CPU generator on every device, so a seed gives the same
+    # masks on a CPU and a GPU (a CUDA generator draws other numbers); they are small.
+    gen = torch.Generator().manual_seed(seed)
+    grids = (torch.rand(n_masks, 1, grid_size, grid_size, generator=gen) < p).float().to(device)
     cell_h, cell_w = math.ceil(height / grid_size), math.ceil(width / grid_size)
-    shifts = torch.rand(n_masks, 2, generator=gen, device=device)
+    shifts = torch.rand(n_masks, 2, generator=gen).to(device)
     shift_h = (shifts[:, 0] * cell_h).long().clamp_max(cell_h - 1)
     shift_w = (shifts[:, 1] * cell_w).long().clamp_max(cell_w - 1)
     stop = n_masks if stop is None else stop
