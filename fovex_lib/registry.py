@@ -192,6 +192,12 @@ PRESETS: dict[str, dict[str, dict]] = {
         "rise": {"n_masks": 100, "batch_size": 50},
         "meaningful_perturbation": {"iterations": 25},
     },
+    # Chapter 8, scanpaths on OSIE (its stored outputs): FovEx with the published 10 fixations
+    # (a human looks at about 9 places in OSIE's 3 seconds) of 10 steps; RISE as in "gaze".
+    "scanpaths": {
+        "fovex": {"scanpath_length": 10, "steps": 10},
+        "rise": {"n_masks": 100, "batch_size": 50},
+    },
     # CI-sized smoke runs (maps not meaningful): the benchmark's --quick FovEx (2 fixations x
     # 2 steps, fovex_lib.bench.QUICK_SETTINGS) and tests that only need every method to run.
     "quick": {

@@ -17,12 +17,14 @@ import pytest
 
 from fovex_lib.gaze import scanpath_measures as sm
 from fovex_lib.gaze.scanpath_measures import (
+    SCANMATCH_THRESHOLD,
     compare,
     edit_similarity,
     grid_string,
     mean_nearest_distance,
     multimatch,
     scanmatch,
+    scanmatch_alignment,
 )
 
 SIZE = (600, 800)  # OSIE stimuli: H = 600, W = 800; diagonal 1000 px
@@ -551,3 +553,24 @@ def test_fixations_outside_the_stimulus_raise_for_grid_measures(fixation):
 def test_bad_scanmatch_parameters_raise(kwargs, error, message):
     with pytest.raises(error, match=message):
         scanmatch(GOOD, GOOD, SIZE, **kwargs)
+
+
+def test_scanmatch_alignment_reproduces_the_score_from_its_pairs():
+    rng = np.random.default_rng(5)
+    size, grid = (600, 800), (8, 12)
+    for _ in range(20):
+        p = rng.uniform(0, 590, size=(int(rng.integers(1, 7)), 2)) * [1, 800 / 600]
+        q = rng.uniform(0, 590, size=(int(rng.integers(1, 7)), 2)) * [1, 800 / 600]
+        gap = float(rng.choice([0.0, -1.0]))
+        result = scanmatch_alignment(p, q, size, grid, gap=gap)
+        assert result["scanmatch"] == pytest.approx(scanmatch(p, q, size, grid, gap=gap))
+        cells_p, cells_q = grid_string(p, size, grid), grid_string(q, size, grid)
+        assert [x for x, _ in result["pairs"] if x is not None] == cells_p  # every letter once, in order
+        assert [y for _, y in result["pairs"] if y is not None] == cells_q
+        total = 0.0
+        for x, y in result["pairs"]:
+            if x is None or y is None:
+                total += gap
+            else:
+                total += SCANMATCH_THRESHOLD - np.hypot(x // 12 - y // 12, x % 12 - y % 12)
+        assert total == pytest.approx(result["score"])

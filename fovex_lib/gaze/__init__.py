@@ -7,6 +7,9 @@
 * :mod:`fovex_lib.gaze.saliency_metrics` - NSS and AUC-Judd (MIT saliency benchmark)
 * :mod:`fovex_lib.gaze.reference_maps` - centre-bias and inter-observer maps
 * :mod:`fovex_lib.gaze.evaluate` - explanation maps back on the stimulus, the score table
+* :mod:`fovex_lib.gaze.scanpaths` - human, FovEx, map-driven (winner-take-all) and random scanpaths
+* :mod:`fovex_lib.gaze.scanpath_measures` - MultiMatch, ScanMatch, edit similarity, nearest-fixation distance
+* :mod:`fovex_lib.gaze.scanpath_evaluate` - the scanpath table of chapter 8
 """
 
 from .download import ENV_VAR, ChecksumError, data_root, download_file

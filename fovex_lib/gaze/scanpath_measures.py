@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import multimatch_gaze  # type: ignore[import-untyped]
+import multimatch_gaze
 import numpy as np
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "SCANMATCH_THRESHOLD",
     "multimatch",
     "scanmatch",
+    "scanmatch_alignment",
     "grid_string",
     "edit_similarity",
     "mean_nearest_distance",
@@ -340,6 +341,58 @@ def scanmatch(
     a = _cells(_scanpath(p, "p"), "p", height, width, rows, cols)
     b = _cells(_scanpath(q, "q"), "q", height, width, rows, cols)
     return _scanmatch(a, b, threshold_cells, gap)
+
+
+def scanmatch_alignment(
+    p: Any, q: Any, size: Any, grid: Any = (8, 12), gap: float = 0.0, threshold: float | None = None
+) -> dict:
+    """The Needleman-Wunsch alignment behind :func:`scanmatch`, for teaching and figures.
+
+    Same arguments and conventions as :func:`scanmatch`. Returns a dict with ``"pairs"``: the
+    aligned letters (:func:`grid_string` cells) in order, ``(cell of p, cell of q)``, with None
+    for a gap; ``"score"``: the raw alignment score (the sum of the substitution scores of the
+    aligned pairs plus ``gap`` per gap); and ``"scanmatch"``: the normalised score, equal to
+    :func:`scanmatch`. Where several alignments reach the best score, the traceback prefers a
+    substitution, then a gap in ``q``, then a gap in ``p``.
+    """
+    height, width = _size(size)
+    rows, cols = _grid(grid)
+    gap = _real(gap, "gap")
+    threshold_cells = _threshold(threshold)
+    a = _cells(_scanpath(p, "p"), "p", height, width, rows, cols)
+    b = _cells(_scanpath(q, "q"), "q", height, width, rows, cols)
+
+    def substitution(i: int, j: int) -> float:
+        return threshold_cells - math.hypot(a[i][0] - b[j][0], a[i][1] - b[j][1])
+
+    table = [[0.0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        table[i][0] = i * gap
+    for j in range(len(b) + 1):
+        table[0][j] = j * gap
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = max(
+                table[i - 1][j - 1] + substitution(i - 1, j - 1), table[i - 1][j] + gap, table[i][j - 1] + gap
+            )
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = len(a), len(b)
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and table[i][j] == table[i - 1][j - 1] + substitution(i - 1, j - 1):
+            pairs.append((a[i - 1][0] * cols + a[i - 1][1], b[j - 1][0] * cols + b[j - 1][1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and table[i][j] == table[i - 1][j] + gap:
+            pairs.append((a[i - 1][0] * cols + a[i - 1][1], None))
+            i -= 1
+        else:
+            pairs.append((None, b[j - 1][0] * cols + b[j - 1][1]))
+            j -= 1
+    score = table[len(a)][len(b)]
+    return {
+        "pairs": pairs[::-1],
+        "score": score,
+        "scanmatch": score / (threshold_cells * max(len(a), len(b))),
+    }
 
 
 # --------------------------------------------------------------------------- edit similarity

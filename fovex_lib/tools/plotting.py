@@ -9,7 +9,7 @@ the library's convention: (row, col) in [-1, 1], converted to pixels with
 * images and maps: :func:`show_image`, :func:`show_map`, :func:`map_grid` (rows =
   images, columns = methods), :func:`draw_box`
 * fixations: :func:`mark_fixations` (crosses, chapters 1-2), :func:`draw_scanpath`
-  (numbered circles)
+  (numbered circles; :func:`draw_pixel_scanpath` for paths in pixels)
 * the fixation search (chapter 3): :func:`show_landscape`, :func:`draw_search`,
   :func:`plot_losses`
 """
@@ -30,6 +30,7 @@ __all__ = [
     "show_image",
     "show_map",
     "draw_scanpath",
+    "draw_pixel_scanpath",
     "mark_fixations",
     "draw_box",
     "map_grid",
@@ -111,15 +112,46 @@ def draw_scanpath(
     ``filled=False`` draws hollow circles that leave the image under each fixation visible.
     """
     px = to_pixels(scanpath.detach().float().cpu(), size).numpy()
+    return draw_pixel_scanpath(px, ax, color, numbered, line, marker_size, filled)
+
+
+def draw_pixel_scanpath(
+    path,
+    ax,
+    color: str = "white",
+    numbered: bool = True,
+    line: bool = True,
+    marker_size: float = 180,
+    filled: bool = True,
+    label: str | None = None,
+    text_color: str | None = None,
+):
+    """Draw a scanpath given in pixels, (L, 2) ``(row, col)`` (a third column, e.g. durations,
+    is ignored), as numbered circles joined by lines, in viewing order.
+
+    ``label`` names the path in a legend; ``text_color`` colours the numbers (default ``color``).
+    """
+    px = np.asarray(path, dtype=np.float64)
+    if px.ndim != 2 or px.shape[1] < 2:
+        raise ValueError(f"path must be an (L, 2) array of (row, col) pixels, got shape {px.shape}.")
     rows, cols = px[:, 0], px[:, 1]
     if line:
         ax.plot(cols, rows, "-", color=color, lw=1.2, alpha=0.8)
     ax.scatter(
-        cols, rows, s=marker_size, facecolors="black" if filled else "none", edgecolors=color, linewidths=1.5, zorder=3
+        cols,
+        rows,
+        s=marker_size,
+        facecolors="black" if filled else "none",
+        edgecolors=color,
+        linewidths=1.5,
+        zorder=3,
+        label=label,
     )
     if numbered:
         for i, (r, c) in enumerate(zip(rows, cols), start=1):
-            ax.text(c, r, str(i), color=color, ha="center", va="center", fontsize=8, weight="bold", zorder=4)
+            ax.text(
+                c, r, str(i), color=text_color or color, ha="center", va="center", fontsize=8, weight="bold", zorder=4
+            )
     return ax
 
 
