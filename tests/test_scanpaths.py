@@ -274,3 +274,23 @@ def test_shuffled_rows_and_shards_are_reproducible(osie, tmp_path):
     assert same_rows(score_scanpaths(records, paths, cache=cache, **kwargs), whole)  # from the cache
     with pytest.raises(ValueError, match="shuffle names"):
         score_scanpaths(records, paths, shuffle=("FovEx",), progress=False)
+
+
+def test_draw_pixel_scanpath_numbers_fixations_in_viewing_order():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fovex_lib.tools.plotting import draw_pixel_scanpath
+
+    fig, ax = plt.subplots()
+    path = np.array([[10.0, 20.0, 150.0], [30.0, 5.0, 90.0], [12.0, 40.0, 300.0]])  # durations ignored
+    draw_pixel_scanpath(path, ax, color="red", label="observer")
+    texts = [(t.get_text(), t.get_position()) for t in ax.texts]
+    assert texts == [("1", (20.0, 10.0)), ("2", (5.0, 30.0)), ("3", (40.0, 12.0))]  # (x, y) = (col, row)
+    assert np.array_equal(ax.collections[0].get_offsets(), path[:, [1, 0]])
+    assert ax.get_legend_handles_labels()[1] == ["observer"]
+    with pytest.raises(ValueError, match=r"\(L, 2\)"):
+        draw_pixel_scanpath(np.zeros(4), ax)
+    plt.close(fig)

@@ -33,10 +33,9 @@ import time
 import numpy as np
 import torch
 
-from .._checks import check_count, check_positive, check_seed
+from .._checks import check_count, check_positive
 from ..tools.cache import cached_map, explainer_settings, result_key, select_shard
 from .evaluate import check_view, map_to_stimulus, scanpath_to_stimulus
-from .reference_maps import centre_bias_map
 
 __all__ = [
     "IOR_RADIUS_FRACTION",
@@ -167,11 +166,6 @@ def random_scanpath(
     return torch.stack(points).numpy()
 
 
-def centre_scanpath(size: tuple[int, int], length: int, centre_sigma: float = 0.25, fraction=IOR_RADIUS_FRACTION):
-    """Winner-take-all scanpath on the centre-bias map (the same for every observer)."""
-    return winner_take_all(centre_bias_map(size, centre_sigma), length, ior_radius(size, fraction))[0].numpy()
-
-
 def model_scanpaths(
     model: torch.nn.Module,
     records,
@@ -288,11 +282,3 @@ def model_scanpaths(
             for record, value in zip(select_shard(records, shard), table)
         }
     return out
-
-
-# seeds for the chance scanpaths: one generator per (seed, image), so any subset of images
-# gets the same paths as the full run
-def image_generator(seed: int, image_index: int) -> torch.Generator:
-    """A CPU generator seeded from ``seed`` and the image's index in the data set."""
-    check_seed(seed)
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(image_index))
