@@ -19,7 +19,9 @@ Loaded by ``_config.yml`` (``sphinx: extra_extensions``). It does four things:
   on the repository's site when the URL is known, and otherwise names it as a path in the
   repository.
 
-It also stops the build early, with the command to run, when the static assets of
+It also loads the site's own CSS and search-snippet script (``book/_static/``), drops
+the duplicated inline scripts that sphinx-thebe and sphinx-togglebutton leave on every page,
+and stops the build early, with the command to run, when the static assets of
 :mod:`fovex_lib.tools.site_assets` (MathJax, the widget manager) have not been fetched.
 """
 
@@ -121,6 +123,34 @@ def _add_markdown_download(
     buttons.insert(at, button)
 
 
+def _drop_duplicate_assets(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
+) -> None:
+    """Keep one of each script and stylesheet of a page.
+
+    sphinx-thebe and sphinx-togglebutton register their inline configuration scripts in a
+    way that puts them twice on every page; the second ``const THEBE_JS_URL = ...`` is a
+    JavaScript error ("Identifier has already been declared") on every page.
+    """
+    for key in ("script_files", "css_files"):
+        assets = context.get(key)
+        if not assets:
+            continue
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        kept = []
+        for asset in assets:
+            attributes = getattr(asset, "attributes", {}) or {}
+            identity = (
+                str(getattr(asset, "filename", asset) or ""),  # inline scripts: None or ""
+                tuple(sorted((k, str(v)) for k, v in attributes.items())),
+            )
+            if identity in seen:
+                continue
+            seen.add(identity)
+            kept.append(asset)
+        context[key] = kept
+
+
 class RepoFileRole(SphinxRole):
     """``{repo-file}`path```: a link to the file in the repository, or its path when no URL is set."""
 
@@ -147,4 +177,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # Better search result snippets (book/_static/search-snippets.js, in html_static_path);
     # deferred, so that it runs after Sphinx's searchtools.js, whose functions it replaces.
     app.add_js_file("search-snippets.js", loading_method="defer")
+    # The site's CSS (book/_static/fovex.css): long inline code wraps, wide equations scroll.
+    app.add_css_file("fovex.css")
+    app.connect("html-page-context", _drop_duplicate_assets, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -103,7 +103,7 @@ PACKAGES: tuple[NpmPackage, ...] = (
         integrity="sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
         folder="jupyter-widgets",
         strip="dist/",
-        keep=("dist/embed-amd.js", "dist/embed.js.LICENSE.txt", "dist/*.woff2", "dist/*.woff"),
+        keep=("dist/embed-amd.js", "dist/embed.js.LICENSE.txt", "dist/*.woff2", "dist/*.woff", "dist/*.ttf"),
     ),
 )
 
