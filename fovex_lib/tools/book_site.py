@@ -58,6 +58,9 @@ def _repository_branch(config: Config) -> str:
 
 def _configure_repository(app: Sphinx, config: Config) -> None:
     options = dict(config.html_theme_options or {})
+    # One search box: the one at the top of the sidebar (Ctrl+K). Without this the theme
+    # also draws a header bar across the page that holds nothing but a second search box.
+    options["navbar_persistent"] = []
     url = repository_url(config)
     # recorded as a config value so that a changed URL makes Sphinx re-read every page
     config.book_repository_url = f"{url}@{_repository_branch(config)}" if url else ""
