@@ -1,5 +1,9 @@
 # FovEx workbook: set-up, build and test.
-#   make book       build the static site into _build/html (creates .venv first)
+#   make book       build the static site into _build/html (creates .venv first; fetches the
+#                   site's MathJax and widget scripts from npm into _build/site_assets)
+#   make site-check build the site, then check it: links and assets of every page, and every
+#                   page loaded in headless Chromium (installs Debian's chromium when missing
+#                   and run as root)
 #   make test       everything: all unit tests (slow ones included) + nbval on the committed
 #                   chapter notebooks
 #   make test-fast  the unit tests not marked @pytest.mark.slow (no notebooks): the quick
@@ -10,7 +14,7 @@
 #   make execute    re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
 #                   (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
 #   make clean      remove _build
-# .ci/run runs lint, typecheck and test, in that order.
+# .ci/run runs lint, typecheck, test and site-check, in that order.
 
 SHELL := /bin/bash
 
@@ -22,7 +26,7 @@ STAMP  := $(VENV)/.installed
 
 CHAPTERS ?= $(sort $(wildcard book/chapters/*.md book/appendix/*.md))
 
-.PHONY: venv book test test-fast lint typecheck format execute clean
+.PHONY: venv book site-check test test-fast lint typecheck format execute clean
 
 define STRIP_TIMINGS
 import sys, nbformat
@@ -45,8 +49,34 @@ $(STAMP): requirements.txt pyproject.toml
 
 # The notebooks are not executed here (_config.yml: execute_notebooks "off"):
 # the site shows the outputs stored in the committed .ipynb files.
+# The site loads nothing from a CDN: MathJax, RequireJS and the ipywidgets HTML manager come
+# from the npm registry (`npm pack`, versions and checksums pinned in
+# fovex_lib/tools/site_assets.py) into SITE_ASSETS, which _config.yml serves as _static/.
+# Launch buttons (Colab, Binder) appear only when BOOK_REPOSITORY_URL is set, e.g.
+# `make book BOOK_REPOSITORY_URL=https://github.com/OWNER/REPO` (the deploy workflow does).
+SITE_ASSETS := _build/site_assets
+
 book: venv
+	$(VBIN)/python -m fovex_lib.tools.site_assets $(SITE_ASSETS)
 	$(VBIN)/jupyter-book build . --warningiserror --keep-going
+
+# Builds the site (incremental after a `make book`), then checks _build/html with
+# fovex_lib/tools/site_check.py. The browser part needs Chromium: installed here with apt
+# when missing and run as root; otherwise it is skipped with a message (the file checks
+# still run). Set CHROMIUM=/path/to/chrome to use another one.
+site-check: book
+	@if [ -z "$${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "== installing Debian's chromium for the browser checks (apt-get install -y chromium)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium >/dev/null \
+	      || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "(chromium could not be installed: the browser checks will be skipped)"; \
+	  else \
+	    echo "(no chromium: install it with 'sudo apt-get install -y chromium' for the browser checks)"; \
+	  fi; \
+	fi
+	$(VBIN)/python -m fovex_lib.tools.site_check _build/html
 
 # Both steps always run; the target fails if either fails.
 # pytest exits 5 when it collects nothing: that is not a failure here

@@ -6,6 +6,9 @@
 * :mod:`.stats` - bootstrap confidence intervals, paired differences to FovEx
 * :mod:`.plotting` - figures shared by the chapters
 * :mod:`.report` - plain-text tables for the chapters' printed outputs
+* :mod:`.site_assets` - the site's MathJax and widget scripts, fetched from npm (pinned)
+* :mod:`.book_site` - Sphinx extension: repository URL, launch and download buttons
+* :mod:`.site_check` - checks the built site (``make site-check``), in headless Chromium too
 
 The speed benchmark is :mod:`fovex_lib.bench` (``python -m fovex_lib.bench``).
 """
