@@ -293,6 +293,15 @@ def _threshold(threshold: Any) -> float:
     return value
 
 
+def _scanmatch_inputs(p: Any, q: Any, size: Any, grid: Any, gap: Any, threshold: Any):
+    """Checked ScanMatch inputs: (cells of p, cells of q, grid columns, gap, threshold in cells)."""
+    height, width = _size(size)
+    rows, cols = _grid(grid)
+    a = _cells(_scanpath(p, "p"), "p", height, width, rows, cols)
+    b = _cells(_scanpath(q, "q"), "q", height, width, rows, cols)
+    return a, b, cols, _real(gap, "gap"), _threshold(threshold)
+
+
 def scanmatch(
     p: Any, q: Any, size: Any, grid: Any = (8, 12), gap: float = 0.0, threshold: float | None = None
 ) -> float:
@@ -334,12 +343,7 @@ def scanmatch(
         The normalised alignment score: 1 for identical sequences, at least ``0`` when
         ``gap = 0`` (aligning everything to gaps scores 0), can be negative with ``gap < 0``.
     """
-    height, width = _size(size)
-    rows, cols = _grid(grid)
-    gap = _real(gap, "gap")
-    threshold_cells = _threshold(threshold)
-    a = _cells(_scanpath(p, "p"), "p", height, width, rows, cols)
-    b = _cells(_scanpath(q, "q"), "q", height, width, rows, cols)
+    a, b, cols, gap, threshold_cells = _scanmatch_inputs(p, q, size, grid, gap, threshold)
     return _scanmatch(a, b, threshold_cells, gap)
 
 
@@ -355,12 +359,7 @@ def scanmatch_alignment(
     :func:`scanmatch`. Where several alignments reach the best score, the traceback prefers a
     substitution, then a gap in ``q``, then a gap in ``p``.
     """
-    height, width = _size(size)
-    rows, cols = _grid(grid)
-    gap = _real(gap, "gap")
-    threshold_cells = _threshold(threshold)
-    a = _cells(_scanpath(p, "p"), "p", height, width, rows, cols)
-    b = _cells(_scanpath(q, "q"), "q", height, width, rows, cols)
+    a, b, cols, gap, threshold_cells = _scanmatch_inputs(p, q, size, grid, gap, threshold)
 
     def substitution(i: int, j: int) -> float:
         return threshold_cells - math.hypot(a[i][0] - b[j][0], a[i][1] - b[j][1])
