@@ -18,6 +18,7 @@ import torch  # noqa: E402
 
 from fovex_lib import to_pixels  # noqa: E402
 from fovex_lib.tools.plotting import (  # noqa: E402
+    animate,
     draw_box,
     draw_search,
     landscape_extent,
@@ -187,3 +188,33 @@ def test_plot_losses_returns_the_running_best(ax):
     crosses = ax.collections[0].get_offsets()
     np.testing.assert_allclose(crosses, [[2, 1.7], [4, 3.0]])  # positions reached by a jump
     assert ax.get_ylim()[0] < 1.0  # the floor line is in view
+
+
+# --- animate: static counterparts of the live widgets -------------------------------------------
+
+
+@pytest.mark.parametrize("frame_format", ["png", "jpeg"])
+def test_animate_embeds_every_frame_once_and_loads_nothing_from_the_network(frame_format):
+    drawn = []
+
+    def draw_frame(fig, i):
+        drawn.append((i, len(fig.axes)))  # the figure is cleared before each frame
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, i])
+        ax.set_title(f"frame {i}")
+
+    html = animate(draw_frame, 3, figsize=(3, 2), interval=500, dpi=50, frame_format=frame_format)
+    assert drawn == [(0, 0), (1, 0), (2, 0)]  # each frame drawn once, on a cleared figure
+    assert html.count(f"data:image/{frame_format};base64,") == 3
+    assert "new Animation(frames" in html and 'type="range"' in html
+    assert "http://" not in html and "https://" not in html and 'class="fa' not in html
+    assert html.count("<button") == 9 and html.count('aria-label="Play"') == 1
+    assert "max-width: 100%" in html  # frames shrink with the page
+    assert not plt.get_fignums()  # the figure is closed, not shown again by the notebook
+
+
+def test_animate_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n_frames"):
+        animate(lambda fig, i: None, 0)
+    with pytest.raises(ValueError, match="frame_format"):
+        animate(lambda fig, i: None, 2, frame_format="gif")

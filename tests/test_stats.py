@@ -113,3 +113,47 @@ def test_metric_table_and_undefined_values():
     text = format_metric_table(tables, "demo", digits={"X": 1, "Y": 2})
     assert "n = 4, 5 images" in text
     assert "+1.0 [+1.0, +1.0]*" in text and "+1.00 [+1.00, +1.00]*" in text
+
+
+def test_metric_table_frame_cells_match_compare_methods():
+    from fovex_lib.tools.stats import format_metric_table, metric_table_caption, metric_table_frame
+
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=12)
+    per_image = {"FovEx": base, "A": base + 1.0, "B": base + rng.normal(scale=3.0, size=12)}
+    tables = {
+        "NSS": compare_methods(per_image, "FovEx", True, n_boot=300),
+        "Deletion (lower)": compare_methods(per_image, "FovEx", False, n_boot=300),
+    }
+    frame = metric_table_frame(tables, "FovEx", digits={"NSS": 2, "Deletion (lower)": 3})
+    assert list(frame.index) == ["FovEx", "A", "B"] and frame.index.name == "method"
+    assert list(frame.columns) == [
+        ("NSS", "mean [95% CI]"),
+        ("NSS", "minus FovEx [95% CI]"),
+        ("Deletion (lower)", "mean [95% CI]"),
+        ("Deletion (lower)", "minus FovEx [95% CI]"),
+    ]
+    for label, d in (("NSS", 2), ("Deletion (lower)", 3)):
+        for row in tables[label]:
+            mean = frame.loc[row["method"], (label, "mean [95% CI]")]
+            assert mean == f"{row['mean']:.{d}f} [{row['low']:.{d}f}, {row['high']:.{d}f}]"
+            diff = frame.loc[row["method"], (label, "minus FovEx [95% CI]")]
+            if row["method"] == "FovEx":
+                assert diff == "(reference)"
+                continue
+            low, high = f"{row['diff_low']:+.{d}f}", f"{row['diff_high']:+.{d}f}"
+            assert diff.startswith(f"{row['diff']:+.{d}f} [{low}, {high}]")
+            assert diff.endswith("*") == (row["verdict"] != "not resolved")
+    # A is shifted by exactly +1: resolved (better on NSS, worse on deletion); same cells as the text table
+    assert frame.loc["A", ("NSS", "minus FovEx [95% CI]")] == "+1.00 [+1.00, +1.00]*"
+    text = format_metric_table(tables, "demo", digits={"NSS": 2, "Deletion (lower)": 3})
+    assert all(cell.rstrip("*") in text for cell in frame.to_numpy().ravel() if cell != "(reference)")
+    assert metric_table_caption(tables, "demo") == (
+        "demo (n = 12 images; mean [95% CI]; minus FovEx [95% CI], * = resolved)"
+    )
+    assert text.splitlines()[0] == metric_table_caption(tables, "demo", second_line=True)
+    assert "<table" in frame.to_html()
+    with pytest.raises(ValueError, match="methods"):
+        metric_table_frame({"NSS": tables["NSS"], "X": tables["NSS"][:2]})
+    with pytest.raises(ValueError, match="empty"):
+        metric_table_frame({})

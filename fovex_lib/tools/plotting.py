@@ -12,15 +12,20 @@ the library's convention: (row, col) in [-1, 1], converted to pixels with
   (numbered circles)
 * the fixation search (chapter 3): :func:`show_landscape`, :func:`draw_search`,
   :func:`plot_losses`
+* static counterparts of the live widgets: :func:`animate` (precomputed frames with a
+  slider and play buttons, as self-contained HTML that needs no kernel and no network)
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.animation import FuncAnimation
 from matplotlib.lines import Line2D
 
 from ..method.foveation import to_pixels
@@ -37,6 +42,7 @@ __all__ = [
     "show_landscape",
     "draw_search",
     "plot_losses",
+    "animate",
 ]
 
 
@@ -264,6 +270,7 @@ def draw_search(
     color: str = "white",
     numbered: bool = True,
     legend: bool = True,
+    fontsize: float = 9,
 ) -> np.ndarray:
     """Draw one fixation search: its evaluated positions in order.
 
@@ -275,6 +282,7 @@ def draw_search(
         restarted: (K,) flags, ``restarted[k]``: the move from position k to k + 1 jumped.
         best: (2,) the best position.
         size: (H, W) of the image drawn on.
+        fontsize: size of the step numbers and the legend, in points.
 
     Returns:
         The indices of the positions reached by a jump.
@@ -292,7 +300,7 @@ def draw_search(
     if numbered:
         for k, (r, c) in enumerate(zip(rows, cols)):
             ax.annotate(
-                str(k), (c, r), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color, weight="bold"
+                str(k), (c, r), xytext=(4, 4), textcoords="offset points", fontsize=fontsize, color=color, weight="bold"
             )
     ax.scatter(cols[0], rows[0], marker="s", s=90, facecolors="none", edgecolors="cyan", linewidths=2, zorder=5)
     b = to_pixels(_as_positions(best), size)[0].numpy()
@@ -306,7 +314,7 @@ def draw_search(
             ),
             Line2D([], [], color="gold", ls="", marker="*", markeredgecolor="black", markersize=13, label="best seen"),
         ]
-        ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.8)
+        ax.legend(handles=handles, fontsize=fontsize, loc="lower left", framealpha=0.8)
     return landed
 
 
@@ -318,13 +326,14 @@ def plot_losses(
     color: str = "tab:blue",
     extras: bool = True,
     floor: float | None = None,
+    fontsize: float = 9,
 ) -> np.ndarray:
     """Loss at each evaluated position of one search, its running best (thick line) and the
     positions reached by a restart / jitter jump (red crosses).
 
     ``extras=False`` leaves the running best and the crosses out of the legend (for a second
     curve on the same axis); ``floor`` draws a dotted reference line (e.g. the lowest loss of
-    a landscape).
+    a landscape); ``fontsize`` is the legend's size in points.
 
     Returns:
         The running best loss after each step, ``min(losses[:k + 1])``.
@@ -351,5 +360,83 @@ def plot_losses(
     ax.set_xticks(k)
     ax.set_xlabel("step k (evaluated position)")
     ax.set_ylabel("cross-entropy")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=fontsize)
     return best
+
+
+# matplotlib's HTML player draws its buttons with Font Awesome icons loaded from a CDN:
+# offline (or on a site that must not load other hosts) the buttons would be blank. Plain
+# characters stand in for them; each button keeps its title and aria-label.
+_PLAYER_ICONS = {
+    "fa fa-minus": "&minus;",
+    "fa fa-fast-backward": "&#8676;",  # leftwards arrow to bar
+    "fa fa-step-backward": "&#9665;",  # white left-pointing triangle
+    "fa fa-play fa-flip-horizontal": "&#9664;",  # black left-pointing triangle
+    "fa fa-pause": "&#8214;",  # double vertical line
+    "fa fa-play": "&#9654;",  # black right-pointing triangle
+    "fa fa-step-forward": "&#9655;",  # white right-pointing triangle
+    "fa fa-fast-forward": "&#8677;",  # rightwards arrow to bar
+    "fa fa-plus": "+",
+}
+# The frames scale down with the page (phones); the slider follows.
+_PLAYER_STYLE = (
+    "<style>\n.animation { max-width: 100%; }\n.animation img { max-width: 100%; height: auto; }\n"
+    "input[type=range].anim-slider { max-width: 100%; }\n.anim-buttons button { font-size: 16px; }\n</style>\n"
+)
+
+
+def _offline_player(html: str) -> str:
+    """matplotlib's ``to_jshtml`` output without any request to another host."""
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", html)
+    for icon, text in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', text)
+    if re.search(r"\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html) or 'class="fa ' in html:
+        raise RuntimeError("matplotlib's player still loads something from another host; update _offline_player.")
+    return _PLAYER_STYLE + html
+
+
+def animate(
+    draw_frame: Callable,
+    n_frames: int,
+    figsize: tuple[float, float] = (6.8, 3.4),
+    interval: int = 1000,
+    dpi: int = 100,
+    frame_format: str = "png",
+    loop: bool = False,
+) -> str:
+    """Precomputed frames as a small HTML player: the static counterpart of a live widget.
+
+    ``draw_frame(fig, i)`` draws frame ``i`` (0 <= i < n_frames) on ``fig``, which is cleared
+    before each frame (so draw_frame adds its own axes, e.g. ``fig.subplots(1, 2)``, and may
+    call ``fig.tight_layout()``). The frames are rendered once, at ``figsize`` inches and
+    ``dpi``, and embedded as base64 ``frame_format`` images (``"jpeg"`` keeps photographs
+    small, ``"png"`` suits line plots) in the HTML of matplotlib's
+    ``FuncAnimation.to_jshtml``: a slider, step and play buttons, once / loop / reflect.
+    Unlike matplotlib's own player it loads nothing from the network (its icon font is
+    replaced by plain characters), so it works on a static site, offline.
+
+    Display the result with ``IPython.display.HTML(animate(...))``. ``interval``: milliseconds
+    between frames when playing; ``loop``: start in loop mode instead of playing once.
+    """
+    n_frames = int(n_frames)
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be at least 1, got {n_frames}.")
+    if frame_format not in ("png", "jpeg"):
+        raise ValueError(f"frame_format must be 'png' or 'jpeg', got {frame_format!r}.")
+
+    with plt.rc_context({"animation.frame_format": frame_format}):
+        fig = plt.figure(figsize=figsize, dpi=dpi)
+        try:
+
+            def update(i):
+                fig.clear()
+                draw_frame(fig, i)
+                return []
+
+            animation = FuncAnimation(
+                fig, update, frames=n_frames, init_func=lambda: [], interval=interval, blit=False, repeat=False
+            )
+            html = animation.to_jshtml(default_mode="loop" if loop else "once")
+        finally:
+            plt.close(fig)
+    return _offline_player(html)

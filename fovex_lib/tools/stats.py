@@ -34,6 +34,8 @@ __all__ = [
     "per_image_values",
     "plot_comparison",
     "format_metric_table",
+    "metric_table_caption",
+    "metric_table_frame",
 ]
 
 
@@ -234,11 +236,7 @@ def format_metric_table(
 
     grid = {(label, m): cells(label, m) for label in labels for m in methods}
     col = {label: max(len(label), *(len(x) for m in methods for x in grid[label, m])) + 2 for label in labels}
-    ns = sorted({r["n"] for rows in tables.values() for r in rows})
-    lines = [
-        f"{title} (n = {', '.join(map(str, ns))} images; mean [95% CI]; "
-        f"second line: minus {reference} [95% CI], * = resolved)"
-    ]
+    lines = [metric_table_caption(tables, title, reference, second_line=True)]
     lines.append(f"{'method':<{width}}" + "".join(f"{label:>{col[label]}}" for label in labels))
     lines.append("-" * (width + sum(col.values())))
     for m in methods:
@@ -248,3 +246,60 @@ def format_metric_table(
                 f"{'  minus ' + reference:<{width}}" + "".join(f"{grid[label, m][1]:>{col[label]}}" for label in labels)
             )
     return "\n".join(lines)
+
+
+def metric_table_caption(
+    tables: dict[str, list[dict]], title: str, reference: str = "FovEx", second_line: bool = False
+) -> str:
+    """The title line of a metric table: ``title``, the numbers of images and how to read the
+    cells (``second_line``: the differences are printed under the means, as in
+    :func:`format_metric_table`)."""
+    ns = sorted({r["n"] for rows in tables.values() for r in rows})
+    where = "second line: " if second_line else ""
+    return (
+        f"{title} (n = {', '.join(map(str, ns))} images; mean [95% CI]; "
+        f"{where}minus {reference} [95% CI], * = resolved)"
+    )
+
+
+def metric_table_frame(tables: dict[str, list[dict]], reference: str = "FovEx", digits: dict[str, int] | int = 3):
+    """The table of :func:`format_metric_table` as a pandas DataFrame (an HTML table in a notebook).
+
+    One row per method (the index, named "method"); per metric two columns under the metric's
+    label: ``"mean [95% CI]"`` and ``"minus <reference> [95% CI]"``, the paired difference to
+    the reference with ``*`` where its interval excludes 0 (resolved); the reference's own
+    difference cell reads ``"(reference)"``. Numbers are formatted as in :func:`format_metric_table`, so both
+    show the same digits.
+
+    ``tables``: ``{metric label: compare_methods(...) rows}``, the same methods in each.
+    ``digits``: decimals, one int or ``{metric label: int}``.
+    :func:`metric_table_caption` gives the title line (with the numbers of images).
+    """
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    labels = list(tables)
+    if not labels:
+        raise ValueError("tables is empty: pass {metric label: compare_methods(...) rows}.")
+    methods = [r["method"] for r in tables[labels[0]]]
+    by_label = {label: {r["method"]: r for r in rows} for label, rows in tables.items()}
+    for label in labels[1:]:
+        if list(by_label[label]) != methods:
+            raise ValueError(f"metric {label!r} has methods {list(by_label[label])}, {labels[0]!r} has {methods}.")
+    mean_name, diff_name = "mean [95% CI]", f"minus {reference} [95% CI]"
+    columns: dict[tuple[str, str], list[str]] = {}
+    for label in labels:
+        d = digits if isinstance(digits, int) else digits.get(label, 3)
+        means, diffs = [], []
+        for method in methods:
+            r = by_label[label][method]
+            means.append(f"{r['mean']:.{d}f} [{r['low']:.{d}f}, {r['high']:.{d}f}]")
+            if "diff" in r:
+                star = "*" if r["verdict"] != "not resolved" else ""
+                diffs.append(f"{r['diff']:+.{d}f} [{r['diff_low']:+.{d}f}, {r['diff_high']:+.{d}f}]{star}")
+            else:
+                diffs.append("(reference)")
+        columns[label, mean_name] = means
+        columns[label, diff_name] = diffs
+    frame = pd.DataFrame(columns, index=pd.Index(methods, name="method"))
+    frame.columns = pd.MultiIndex.from_tuples(list(columns), names=["metric", None])
+    return frame
