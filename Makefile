@@ -14,7 +14,7 @@
 #   make execute    re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
 #                   (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
 #   make clean      remove _build
-# .ci/run runs lint, typecheck, test and site-check, in that order.
+# .ci/run runs lint, typecheck and test, in that order (site-check by hand for now).
 
 SHELL := /bin/bash
 

@@ -21,8 +21,9 @@ Loaded by ``_config.yml`` (``sphinx: extra_extensions``). It does four things:
 
 It also loads the site's own CSS and search-snippet script (``book/_static/``), drops
 the duplicated inline scripts that sphinx-thebe and sphinx-togglebutton leave on every page,
-and stops the build early, with the command to run, when the static assets of
-:mod:`fovex_lib.tools.site_assets` (MathJax, the widget manager) have not been fetched.
+stops the build early, with the command to run, when the static assets of
+:mod:`fovex_lib.tools.site_assets` (MathJax, the widget manager) have not been fetched, and
+copies the widget manager's icon fonts beside the notebook pages (:func:`_copy_widget_fonts`).
 """
 
 from __future__ import annotations
@@ -169,6 +170,33 @@ class RepoFileRole(SphinxRole):
         return [literal, where], []
 
 
+#: The widget manager's icon fonts (copied from npm by fovex_lib.tools.site_assets).
+_WIDGET_FONTS = ("*.woff2", "*.woff", "*.ttf")
+
+
+def _copy_widget_fonts(app: Sphinx, exception: Exception | None) -> None:
+    """Put the widget manager's icon fonts also in ``@jupyter-widgets/`` beside every notebook page.
+
+    ``book/_static/jupyter-widgets-setup.js`` points the manager at ``_static/jupyter-widgets/``,
+    but when the manager's CSS is applied before that mapping (seen in a fresh clone, on one
+    page), the browser asks for the fonts relative to the page
+    (``book/chapters/@jupyter-widgets/<hash>.woff2``) and gets a 404. Copies there make both
+    paths work; they are small (about 0.5 MB per folder).
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    fonts = [f for pattern in _WIDGET_FONTS for f in (out / "_static" / "jupyter-widgets").glob(pattern)]
+    if not fonts:
+        return
+    folders = {page.parent for page in out.glob("book/**/*.html")}
+    for folder in sorted(folders):
+        target = folder / "@jupyter-widgets"
+        target.mkdir(exist_ok=True)
+        for font in fonts:
+            shutil.copyfile(font, target / font.name)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("book_repository_url", "", "env", types=[str])
     # config-inited: before sphinx-book-theme reads the repository options (builder-inited).
@@ -183,4 +211,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # The site's CSS (book/_static/fovex.css): long inline code wraps, wide equations scroll.
     app.add_css_file("fovex.css")
     app.connect("html-page-context", _drop_duplicate_assets, priority=900)
+    app.connect("build-finished", _copy_widget_fonts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
