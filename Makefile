@@ -14,7 +14,7 @@
 #   make execute    re-execute every book/{chapters,appendix}/*.md into its paired .ipynb
 #                   (one chapter: make execute CHAPTERS=book/chapters/01_foveation.md)
 #   make clean      remove _build
-# .ci/run runs lint, typecheck and test, in that order (site-check by hand for now).
+# .ci/run runs lint, typecheck, test and site-check, in that order.
 
 SHELL := /bin/bash
 
@@ -61,7 +61,8 @@ book: venv
 	$(VBIN)/jupyter-book build . --warningiserror --keep-going
 
 # Builds the site (incremental after a `make book`), then checks _build/html with
-# fovex_lib/tools/site_check.py. The browser part needs Chromium: installed here with apt
+# fovex_lib/tools/site_check.py twice: served on 127.0.0.1, then opened from disk (file://,
+# every other request blocked: the folder on a USB stick with no network). The browser part needs Chromium: installed here with apt
 # when missing and run as root; otherwise it is skipped with a message (the file checks
 # still run). Set CHROMIUM=/path/to/chrome to use another one.
 site-check: book
@@ -77,6 +78,7 @@ site-check: book
 	  fi; \
 	fi
 	$(VBIN)/python -m fovex_lib.tools.site_check _build/html
+	$(VBIN)/python -m fovex_lib.tools.site_check _build/html --from-disk
 
 # Both steps always run; the target fails if either fails.
 # pytest exits 5 when it collects nothing: that is not a failure here

@@ -27,7 +27,7 @@ from fovex_lib.tools.plotting import (  # noqa: E402
     plot_losses,
     show_landscape,
 )
-from fovex_lib.tools.report import text_table  # noqa: E402
+from fovex_lib.tools.report import table_frame, text_table  # noqa: E402
 
 
 @pytest.fixture
@@ -99,6 +99,24 @@ def test_text_table_missing_values_widths_and_no_title():
 def test_text_table_rejects_bad_widths():
     with pytest.raises(ValueError):
         text_table({}, [("a", "a", ".1f")], width=0)
+
+
+def test_table_frame_has_the_text_tables_cells():
+    rows = {"FovEx": {"a": 1.23456, "b": 2.0}, "GAE": {"b": 0.5}}
+    columns = [("a", "model a", ".3f"), ("b", "model b", ".1f")]
+    frame = table_frame(rows, columns, label="explainer")
+    assert list(frame.index) == ["FovEx", "GAE"] and frame.index.name == "explainer"
+    assert list(frame.columns) == ["model a", "model b"]
+    assert frame.values.tolist() == [["1.235", "2.0"], ["-", "0.5"]]
+    # the same cells as the text table, read back from its lines
+    text = text_table(rows, columns, label_width=10, width=9).splitlines()[1:]
+    assert [line.split()[1:] for line in text] == frame.values.tolist()
+    assert "<table" in frame.to_html()
+
+
+def test_table_frame_rejects_repeated_headers():
+    with pytest.raises(ValueError, match="unique"):
+        table_frame({"x": {"a": 1.0}}, [("a", "same", ".1f"), ("b", "same", ".1f")])
 
 
 # --- crosses, boxes, grids --------------------------------------------------------------------

@@ -291,6 +291,9 @@ def test_draw_pixel_scanpath_numbers_fixations_in_viewing_order():
     assert texts == [("1", (20.0, 10.0)), ("2", (5.0, 30.0)), ("3", (40.0, 12.0))]  # (x, y) = (col, row)
     assert np.array_equal(ax.collections[0].get_offsets(), path[:, [1, 0]])
     assert ax.get_legend_handles_labels()[1] == ["observer"]
+    assert {t.get_fontsize() for t in ax.texts} == {9}  # legible in the book's column by default
+    draw_pixel_scanpath(path, ax, fontsize=12)
+    assert {t.get_fontsize() for t in ax.texts[3:]} == {12}
     with pytest.raises(ValueError, match=r"\(L, 2\)"):
         draw_pixel_scanpath(np.zeros(4), ax)
     plt.close(fig)

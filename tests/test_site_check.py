@@ -192,6 +192,54 @@ def test_browser_part_catches_errors_failed_requests_other_hosts_and_raw_tex(tmp
     assert "wider than a 390 px screen" in text
 
 
+def _png(colour: tuple[int, int, int]) -> str:
+    """A decodable 4x4 PNG of one colour, as a data: address."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), colour).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def player(name: str, frames: list[str]) -> str:
+    """A static player laid out like matplotlib's to_jshtml (image, slider, frame buttons)."""
+    return (
+        f'<div class="animation"><img id="_anim_img{name}" src="{frames[0]}">'
+        f'<input id="_anim_slider{name}" type="range" min="0" max="{len(frames) - 1}" value="0">'
+        f'<button title="First frame" onclick="anim{name}.show(0)">|&lt;</button>'
+        f'<button title="Next frame" onclick="anim{name}.show(anim{name}.i + 1)">&gt;</button></div>'
+        f"<script>var anim{name} = {{i: 0, frames: {frames!r}, show(i) {{"
+        f"this.i = i % this.frames.length; document.getElementById('_anim_img{name}').src = this.frames[this.i]; }}}};"
+        "</script>"
+    )
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium (apt-get install -y chromium)")
+def test_browser_steps_the_static_players_and_from_disk_blocks_every_other_request(tmp_path):
+    pytest.importorskip("playwright.sync_api")
+    root = make_site(tmp_path, GOOD_CHAPTER)
+    (root / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("window.MathJax = {};\n")
+    red, blue = _png((255, 0, 0)), _png((0, 0, 255))
+    (root / "book" / "chapter.html").write_text(
+        page(
+            '<p id="the-maths">Players.</p>' + player("good", [red, blue, red]) + player("stuck", [red, red]),
+            up="../",
+        )
+    )
+    (root / "book" / "intro.html").write_text(
+        page('<img src="../_images/frames.png" alt="" hidden><img src="https://example.org/a.png">', up="../")
+    )
+    chromium = find_chromium()
+    assert chromium is not None
+    for from_disk in (False, True):
+        reports = [r for r in check_files(root) if r.page in ("book/chapter.html", "book/intro.html")]
+        check_in_browser(root, reports, chromium, timeout_s=20, from_disk=from_disk)
+        chapter, intro = sorted(reports, key=lambda r: r.page)
+        assert chapter.problems == ["static player stuck: 'Next frame' does not change the picture"], from_disk
+        assert "1 of 2 static player(s) step (frames: 3, 2)" in chapter.notes
+        assert "request to another host (blocked): https://example.org/a.png" in intro.problems, from_disk
+
+
 # --- site assets and the Sphinx extension ----------------------------------------------------
 
 
@@ -276,3 +324,23 @@ def test_launch_buttons_only_with_a_repository_url(monkeypatch):
     assert options["use_repository_button"] is True
     assert options["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert deployed.book_repository_url == "https://github.com/someone/fovex-book@gh-pages-source"
+
+
+def test_repo_text_fills_in_the_repository_url_or_a_placeholder(monkeypatch):
+    from types import SimpleNamespace
+
+    def render(text: str) -> str:
+        role = book_site.RepoTextRole()
+        role.text = text
+        monkeypatch.setattr(book_site.RepoTextRole, "config", property(lambda self: local), raising=False)
+        (node,), messages = role.run()
+        assert messages == []
+        return node.astext()
+
+    monkeypatch.delenv("BOOK_REPOSITORY_URL", raising=False)
+    monkeypatch.delenv("BOOK_REPOSITORY_BRANCH", raising=False)
+    local = SimpleNamespace(html_theme_options={})
+    assert render("%env FOVEX_REPO_URL={url}") == "%env FOVEX_REPO_URL=https://github.com/OWNER/REPO"
+    monkeypatch.setenv("BOOK_REPOSITORY_URL", "https://github.com/someone/fovex-book.git")
+    monkeypatch.setenv("BOOK_REPOSITORY_BRANCH", "dev")
+    assert render(" !git clone -b {branch} {url} ") == "!git clone -b dev https://github.com/someone/fovex-book"

@@ -17,7 +17,8 @@ Loaded by ``_config.yml`` (``sphinx: extra_extensions``). It does four things:
   into ``_sources/``.
 * **The** ``repo-file`` **role**: ``{repo-file}`README.md``` links a file of the repository
   on the repository's site when the URL is known, and otherwise names it as a path in the
-  repository.
+  repository. **The** ``repo-text`` **role** writes code text with the repository's URL
+  filled in (:class:`RepoTextRole`).
 
 It also loads the site's own CSS and search-snippet script (``book/_static/``), drops
 the duplicated inline scripts that sphinx-thebe and sphinx-togglebutton leave on every page,
@@ -155,6 +156,26 @@ def _drop_duplicate_assets(
         context[key] = kept
 
 
+#: What ``{url}`` becomes in a ``repo-text`` role when the build has no repository URL.
+PLACEHOLDER_URL = "https://github.com/OWNER/REPO"
+
+
+class RepoTextRole(SphinxRole):
+    """``{repo-text}`%env FOVEX_REPO_URL={url}```: code text with the repository's address.
+
+    ``{url}`` becomes the repository URL of the build (:data:`PLACEHOLDER_URL` when none is
+    set) and ``{branch}`` its branch, so the published book shows the command a reader can
+    copy (e.g. the line that lets a chapter's first cell install ``fovex_lib`` on Colab).
+    """
+
+    def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+        text = self.text.strip()
+        filled = text.replace("{url}", repository_url(self.config) or PLACEHOLDER_URL).replace(
+            "{branch}", _repository_branch(self.config)
+        )
+        return [nodes.literal(filled, filled)], []
+
+
 class RepoFileRole(SphinxRole):
     """``{repo-file}`path```: a link to the file in the repository, or its path when no URL is set."""
 
@@ -205,6 +226,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # after sphinx-book-theme has built its header buttons (priority 501)
     app.connect("html-page-context", _add_markdown_download, priority=510)
     app.add_role("repo-file", RepoFileRole())
+    app.add_role("repo-text", RepoTextRole())
     # Better search result snippets (book/_static/search-snippets.js, in html_static_path);
     # deferred, so that it runs after Sphinx's searchtools.js, whose functions it replaces.
     app.add_js_file("search-snippets.js", loading_method="defer")

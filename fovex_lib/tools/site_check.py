@@ -26,7 +26,13 @@ left unrendered after MathJax has typeset the page (``\\(``, ``\\[``, ``$$``,
 ``\\begin{``) or a MathJax error, a display equation wider than the column (it scrolls,
 see ``book/_static/fovex.css``: break it with ``aligned``), and - at 390 px, a phone -
 content wider than the screen that is not inside a scrolling box. Widget areas are
-reported with their size.
+reported with their size. Every static player (matplotlib's ``to_jshtml``, what
+:func:`fovex_lib.tools.plotting.animate` makes) is stepped once with its "Next frame"
+button: a player whose picture does not change fails.
+
+``--from-disk`` loads the pages as ``file://`` addresses instead of serving them, with
+every request that is not a file blocked: the way a reader opens the built folder from a
+USB stick with no network. It checks the same things (math rendered, images, players).
 
 Chromium: the first of ``--chromium``, ``$CHROMIUM``, ``chromium``, ``chromium-browser``,
 ``google-chrome`` on the PATH (Debian: ``apt-get install -y chromium``). Playwright is used
@@ -37,6 +43,7 @@ page has a problem, 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.server
 import os
@@ -420,17 +427,45 @@ _OVERFLOW_PROBE = r"""
 """
 
 
+# The static players (matplotlib's jshtml): click "Next frame" and see the picture change.
+_PLAYER_PROBE = r"""
+() => {
+  const players = [];
+  for (const img of document.querySelectorAll('img[id^="_anim_img"]')) {
+    const id = img.id.slice("_anim_img".length);
+    const slider = document.getElementById("_anim_slider" + id);
+    const box = img.closest(".animation") || img.parentElement;
+    const next = box && box.querySelector('button[title="Next frame"]');
+    const before = img.getAttribute("src");
+    if (next) next.click();
+    const after = img.getAttribute("src");
+    const first = box && box.querySelector('button[title="First frame"]');
+    if (first) first.click();
+    players.push({id, frames: slider ? Number(slider.max) + 1 : 0, button: !!next,
+                  steps: !!before && before !== after, decoded: img.naturalWidth > 0});
+  }
+  return players;
+}
+"""
+
+
 class _PageWatch:
     """Event handlers of one page: they record its problems and block other hosts."""
 
-    def __init__(self, origin: str, problems: list[str]) -> None:
-        self.origin = origin  # "127.0.0.1:PORT"
+    def __init__(self, origin: str | None, problems: list[str]) -> None:
+        self.origin = origin  # "127.0.0.1:PORT"; None: from disk, only file:// is allowed
         self.problems = problems
         self.blocked: set[str] = set()
 
+    def _allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if self.origin is None:
+            return parts.scheme in ("file", "data", "blob")
+        return parts.netloc == self.origin or parts.scheme in ("data", "blob")
+
     def route(self, route: Any) -> None:
         url = route.request.url
-        if urlsplit(url).netloc != self.origin:
+        if not self._allowed(url):
             self.blocked.add(url)
             route.abort()
         else:
@@ -459,8 +494,13 @@ def check_in_browser(
     chromium: str,
     timeout_s: float = 30.0,
     phone_width: int = 390,
+    from_disk: bool = False,
 ) -> None:
-    """The browser part: load every page of ``reports`` in headless Chromium, adding to them."""
+    """The browser part: load every page of ``reports`` in headless Chromium, adding to them.
+
+    ``from_disk``: open the pages as ``file://`` addresses (no server) and block every
+    request that is not a file, instead of serving the site on 127.0.0.1.
+    """
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -474,8 +514,13 @@ def check_in_browser(
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium's sandbox cannot run as root
-    with _serve(root) as base, sync_playwright() as playwright:
-        origin = urlsplit(base).netloc
+    with contextlib.ExitStack() as stack:
+        if from_disk:
+            base, origin = root.resolve().as_uri() + "/", None
+        else:
+            base = stack.enter_context(_serve(root))
+            origin = urlsplit(base).netloc
+        playwright = stack.enter_context(sync_playwright())
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -502,6 +547,7 @@ def check_in_browser(
                         problems.append(f"network still busy after {timeout_s:.0f} s")
                     report.load_ms = (time.perf_counter() - started) * 1000
                     _record_probe(page.evaluate(_PAGE_PROBE), report)
+                    _record_players(page.evaluate(_PLAYER_PROBE), report)
                     if phone_width:
                         page.set_viewport_size({"width": phone_width, "height": 844})
                         page.wait_for_timeout(150)
@@ -530,6 +576,20 @@ def _record_probe(probe: dict[str, Any], report: PageReport) -> None:
     if probe["views"] or probe["widgets"]:
         sizes = ", ".join(f"{w}x{h}" for w, h in probe["widgets"]) or "none drawn"
         report.notes.append(f"{probe['views']} widget view(s) on the page; widget areas drawn (px): {sizes}")
+
+
+def _record_players(players: list[dict[str, Any]], report: PageReport) -> None:
+    for player in players:
+        if not player["button"]:
+            report.problems.append(f"static player {player['id'][:8]}: no 'Next frame' button")
+        elif not player["steps"]:
+            report.problems.append(f"static player {player['id'][:8]}: 'Next frame' does not change the picture")
+        elif not player["decoded"]:
+            report.problems.append(f"static player {player['id'][:8]}: its frame did not decode")
+    if players:
+        frames = ", ".join(str(p["frames"]) for p in players)
+        working = sum(p["button"] and p["steps"] and p["decoded"] for p in players)
+        report.notes.append(f"{working} of {len(players)} static player(s) step (frames: {frames})")
 
 
 def _record_overflow(probe: dict[str, Any], report: PageReport, width: int) -> None:
@@ -580,6 +640,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default=None, help="Chromium executable (default: $CHROMIUM or the PATH)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per page in the browser")
     parser.add_argument("--phone-width", type=int, default=390, help="width of the overflow check, 0: none")
+    parser.add_argument(
+        "--from-disk",
+        action="store_true",
+        help="open the pages as file:// addresses with every other request blocked (no server, no network)",
+    )
     args = parser.parse_args(argv)
     root: Path = args.root
     if not (root / "index.html").is_file():
@@ -603,8 +668,16 @@ def main(argv: list[str] | None = None) -> int:
                 "Install it with `apt-get install -y chromium` (Debian/Ubuntu, as root) or pass --chromium PATH."
             )
         else:
-            print(f"site check: loading {len(reports)} pages in {chromium} (headless)")
-            check_in_browser(root, reports, chromium, timeout_s=args.timeout, phone_width=args.phone_width)
+            where = "from disk (file://, other requests blocked)" if args.from_disk else "served on 127.0.0.1"
+            print(f"site check: loading {len(reports)} pages in {chromium} (headless), {where}")
+            check_in_browser(
+                root,
+                reports,
+                chromium,
+                timeout_s=args.timeout,
+                phone_width=args.phone_width,
+                from_disk=args.from_disk,
+            )
             browser = True
     _print_summary(root, reports, browser, sys.stdout)
     failed = [r for r in reports if r.problems]
